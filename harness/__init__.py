@@ -1,0 +1,1 @@
+"""harness-optimizer core: config, CLI, models, servers, sandbox, runner, loop."""

@@ -1,0 +1,168 @@
+"""The one configuration model. Every setting is declared here, once.
+
+Sources, highest priority first: CLI flags (passed as overrides), `HARNESS_<FIELD>`
+environment variables, a TOML file (`--config PATH`, else `./harness.toml` when present),
+then the defaults below. CLI help texts are the field descriptions, so they cannot drift.
+
+A bad value fails with one line naming where it came from and the field:
+`harness.toml:3: port: Input should be a valid integer…`, exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from harness.errors import ConfigError
+from harness.models.spec import ModelSpec, parse_model_spec
+
+ENV_PREFIX = "HARNESS_"
+DEFAULT_CONFIG_FILE = Path("harness.toml")
+
+
+class HarnessConfig(BaseSettings):
+    """Settings for models, servers and (later) runs."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    model: str = Field(
+        "embedded",
+        description="Model spec: embedded, embedded:PATH.gguf, openai:URL#MODEL, "
+        "vllm:HF_ID or anthropic:MODEL.",
+    )
+    host: str = Field("127.0.0.1", description="Address a managed model server listens on.")
+    port: int = Field(8090, ge=1, le=65535, description="Port of the managed model server.")
+    api_key: SecretStr | None = Field(
+        None, description="API key for an openai: endpoint (anthropic: reads ANTHROPIC_API_KEY)."
+    )
+    request_timeout_s: float = Field(300.0, gt=0, description="Timeout of one model request.")
+    max_retries: int = Field(
+        4, ge=0, description="Retries (with backoff and jitter) on 429, 5xx and timeouts."
+    )
+    startup_timeout_s: float = Field(
+        600.0, gt=0, description="How long to wait for a managed server to become healthy."
+    )
+    n_ctx: int = Field(4096, ge=256, description="Context window of the embedded llama.cpp model.")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for llama.cpp (default: all cores)."
+    )
+    max_num_seqs: int = Field(
+        64, ge=1, description="vLLM: sequences decoded in parallel (also eval concurrency)."
+    )
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="vLLM: fraction of GPU memory it may take."
+    )
+    max_model_len: int | None = Field(
+        None, ge=256, description="vLLM: maximum context length (default: the model's)."
+    )
+    server_args: list[str] = Field(
+        default_factory=list, description="Extra arguments appended to the server command."
+    )
+    thinking: str = Field(
+        "auto", description="Anthropic thinking: auto, adaptive, off, or a token budget."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        try:
+            parse_model_spec(value)
+        except ConfigError as error:
+            raise ValueError(error.problem) from None
+        return value
+
+    @property
+    def spec(self) -> ModelSpec:
+        return parse_model_spec(self.model)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _ACTIVE_TOML.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+# The TOML file for the load in progress. pydantic-settings builds sources from the class, so
+# the path is handed over here; `load_config` sets and clears it around one construction.
+_ACTIVE_TOML: dict[str, Path | None] = {}
+
+
+def field_help(name: str) -> str:
+    """The description of a config field, for CLI help."""
+    return HarnessConfig.model_fields[name].description or name
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> HarnessConfig:
+    """Build the config from overrides (CLI flags), env, TOML file and defaults."""
+    toml_path = path if path is not None else _default_toml()
+    if toml_path is not None:
+        _check_toml(toml_path)
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    _ACTIVE_TOML["path"] = toml_path
+    try:
+        return HarnessConfig(**flags)
+    except ValidationError as error:
+        raise _explain(error, flags, toml_path) from None
+    finally:
+        _ACTIVE_TOML.pop("path", None)
+
+
+def _default_toml() -> Path | None:
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def _check_toml(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError("config", f"file not found: {path}")
+    try:
+        tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("config", f"invalid TOML: {error}", source=str(path)) from None
+
+
+def _explain(error: ValidationError, flags: dict[str, Any], toml: Path | None) -> ConfigError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "config"
+    name = str(first["loc"][0]) if first["loc"] else ""
+    problem = first["msg"].removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        problem = "unknown setting"
+    return ConfigError(field, problem, source=_source_of(name, flags, toml))
+
+
+def _source_of(name: str, flags: dict[str, Any], toml: Path | None) -> str | None:
+    if name in flags:
+        return "--" + name.replace("_", "-")
+    env_name = ENV_PREFIX + name.upper()
+    if env_name in os.environ:
+        return env_name
+    if toml is not None:
+        return f"{toml}:{_toml_line(toml, name)}"
+    return None
+
+
+def _toml_line(path: Path, key: str) -> int:
+    """The line where `key` is set (TOML parsers give no positions for values)."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.split("=", 1)[0].strip().strip('"') == key and "=" in line:
+            return number
+    return 1

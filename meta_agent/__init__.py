@@ -1,0 +1,1 @@
+"""meta_agent (grows in later issues)."""

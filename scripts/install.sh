@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Create .venv and install harness-optimizer with the embedded CPU model.
+#   scripts/install.sh         the tool itself
+#   scripts/install.sh --dev   plus the test and lint tools
+# Set PYTHON to pick the interpreter (Python >= 3.11; default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="embedded"
+if [ "${1:-}" = "--dev" ]; then extras="embedded,dev"; fi
+python="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+
+echo "installing harness-optimizer[$extras] (a first install compiles llama-cpp-python:" \
+     "about 13 min on 2 cores; pip caches the wheel, later installs take seconds)"
+.venv/bin/python -m pip install -q -e ".[$extras]"
+
+# bfcl-eval's own requirements pin an old numpy and pull torch and every provider SDK; its
+# checkers need none of them (mpmath, which they do use, is a normal dependency of ours).
+.venv/bin/python -m pip install -q --no-deps "bfcl-eval==2026.3.23"
+
+# The sandbox prefers bubblewrap. Install it where we can; otherwise say so loudly.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
+      || echo "WARNING: could not install bubblewrap; candidate code will run without namespace isolation"
+  else
+    echo "WARNING: bubblewrap (bwrap) not found; candidate code will run without namespace" \
+         "isolation. Install it: sudo apt-get install bubblewrap (Debian/Ubuntu)"
+  fi
+fi
+echo "ready: .venv/bin/harness --help"

@@ -1,0 +1,1 @@
+"""task_agents (grows in later issues)."""
