@@ -129,6 +129,18 @@ def _print_result(result: ChatResult) -> None:
         f" · {result.latency_s:.2f} s[/dim]")
 
 
+def _register_subcommands() -> None:
+    from benchmarks.cli import app as benchmarks_app
+    from harness.cli_runs import eval_command, traces_app
+
+    app.command("eval")(eval_command)
+    app.add_typer(benchmarks_app, name="benchmarks")
+    app.add_typer(traces_app, name="traces")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:

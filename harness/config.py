@@ -71,6 +71,31 @@ class HarnessConfig(BaseSettings):
     thinking: str = Field(
         "auto", description="Anthropic thinking: auto, adaptive, off, or a token budget."
     )
+    # Evaluation runs.
+    concurrency: int | None = Field(
+        None, ge=1, description="Episodes run at once (default: sized to the model server)."
+    )
+    episode_time_s: float = Field(
+        300.0, gt=0, description="Wall-clock limit of one episode; the worker is killed after."
+    )
+    token_budget: int | None = Field(
+        None, ge=1, description="Most tokens (in + out) one episode may use."
+    )
+    error_retries: int = Field(
+        3, ge=0, description="Retries of an episode the infrastructure failed (server down)."
+    )
+    error_wait_s: float = Field(
+        120.0, ge=0, description="How long to wait for a failed model server to come back."
+    )
+    require_sandbox: bool = Field(
+        False, description="Fail instead of running candidates without namespace isolation."
+    )
+    price_input_per_mtok: float = Field(
+        0.0, ge=0, description="USD per million input tokens, for cost reports."
+    )
+    price_output_per_mtok: float = Field(
+        0.0, ge=0, description="USD per million output tokens, for cost reports."
+    )
 
     @field_validator("model")
     @classmethod

@@ -1,0 +1,64 @@
+"""JSON lines over a pair of inherited pipe fds: the only way in or out of a sandboxed worker.
+
+A network namespace has no loopback, so the worker talks to the harness over pipes it
+inherits. Messages are one JSON object per line. Requests carry an integer `id`; replies
+echo it with `ok` and `value` or `error`, so many requests (concurrent subagents) can be in
+flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+MAX_LINE = 64 * 1024 * 1024  # one message; a conversation can be long
+
+
+class ChannelClosed(EOFError):
+    """The other side closed its end."""
+
+
+class Channel:
+    """Read and write JSON lines on two pipe fds."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, read_fd: int, write_fd: int) -> Channel:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                     os.fdopen(read_fd, "rb", buffering=0))
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(write_fd, "wb", buffering=0))
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        return cls(reader, writer)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message, ensure_ascii=False, default=str).encode() + b"\n"
+        async with self._lock:
+            self._writer.write(data)
+            try:
+                await self._writer.drain()
+            except (ConnectionResetError, BrokenPipeError) as error:
+                raise ChannelClosed(str(error)) from error
+
+    async def receive(self) -> dict[str, Any]:
+        try:
+            line = await self._reader.readline()
+        except (ValueError, asyncio.LimitOverrunError) as error:
+            raise ChannelClosed(f"message over {MAX_LINE} bytes") from error
+        if not line:
+            raise ChannelClosed("end of stream")
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise ValueError("channel message is not a JSON object")
+        return message
+
+    def close(self) -> None:
+        self._writer.close()

@@ -1,0 +1,125 @@
+"""The harness side of one episode: it performs and traces every call the agent asks for.
+
+An agent (in-process via `local_context`, or sandboxed via the worker protocol) refers to
+"where it is" by an agent reference: "root" for the episode, or a ref returned by
+`start_agent`. Every chat and tool call becomes a span under that agent's span. Span objects
+never leave this class, so agent code cannot forge or drop them.
+
+Systemic failures (the model server unreachable after retries) are remembered in
+`infra_error` so the runner can mark the episode `error` rather than a wrong answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from harness.errors import ModelUnavailableError
+from harness.models.types import ChatResult, MessageLike, ModelClient, ToolLike, Usage
+from harness.runner.tools import HarnessTools, ToolFn
+from task_agents.lib.context import BudgetExceeded, ToolResult
+from traces import conventions as c
+from traces.instrument import TracedModelClient, TracedTool
+
+ROOT = "root"
+
+
+def _plain_result(fn: ToolFn) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Return the tool's result as a dict, so the span records it as JSON."""
+
+    async def call(**arguments: Any) -> dict[str, Any]:
+        return (await fn(**arguments)).model_dump()
+
+    return call
+
+
+class EpisodeHost:
+    """Carries out one episode's model calls, tool calls and subagent spans."""
+
+    def __init__(self, *, model: ModelClient, tracer: Tracer, root: Span,
+                 tools: HarnessTools, token_budget: int | None = None) -> None:
+        self.model = TracedModelClient(model, tracer=tracer)
+        self.tracer = tracer
+        self.tools = tools
+        self.token_budget = token_budget
+        self.usage = Usage()
+        self.model_calls = 0
+        self.tool_calls = 0
+        self.infra_error: ModelUnavailableError | None = None
+        self._spans: dict[str, Span] = {ROOT: root}
+        self._traced_tools = {name: TracedTool(name, _plain_result(fn), tracer=tracer)
+                              for name, fn in tools.tools.items()}
+
+    @contextmanager
+    def _under(self, ref: str) -> Iterator[Span]:
+        span = self._spans.get(ref, self._spans[ROOT])
+        with trace.use_span(span, end_on_exit=False):
+            yield span
+
+    def tokens_used(self) -> int:
+        return self.usage.input_tokens + self.usage.output_tokens
+
+    async def chat(self, ref: str, messages: Sequence[MessageLike],
+                   tools: Sequence[ToolLike] | None = None, **params: Any) -> ChatResult:
+        if self.token_budget is not None and self.tokens_used() >= self.token_budget:
+            raise BudgetExceeded(f"token budget of {self.token_budget} spent "
+                                 f"({self.tokens_used()} used)")
+        with self._under(ref):
+            try:
+                result = await self.model.chat(messages, tools, **params)
+            except ModelUnavailableError as error:
+                self.infra_error = error
+                raise
+        self.model_calls += 1
+        self.usage = self.usage + result.usage
+        return result
+
+    async def tool(self, ref: str, name: str, arguments: dict[str, Any]) -> ToolResult:
+        traced = self._traced_tools.get(name)
+        if traced is None:
+            known = ", ".join(sorted(self._traced_tools))
+            return ToolResult(ok=False, output=f"unknown tool '{name}' (available: {known})")
+        self.tool_calls += 1
+        with self._under(ref):
+            try:
+                result = await traced(**arguments)
+            except TypeError as error:  # wrong arguments from the agent: its mistake, reported
+                return ToolResult(ok=False, output=f"bad arguments for {name}: {error}")
+        return ToolResult.model_validate(result)
+
+    async def start_agent(self, ref: str, name: str) -> str:
+        parent = self._spans.get(ref, self._spans[ROOT])
+        span = self.tracer.start_span(
+            f"{c.OP_INVOKE_AGENT} {name}", kind=SpanKind.INTERNAL,
+            context=trace.set_span_in_context(parent),
+            attributes={c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.GEN_AI_AGENT_NAME: name})
+        new_ref = uuid.uuid4().hex[:12]
+        self._spans[new_ref] = span
+        return new_ref
+
+    async def end_agent(self, ref: str, error: str | None = None) -> None:
+        self._end(ref, error)
+
+    def _end(self, ref: str, error: str | None = None) -> None:
+        if ref == ROOT:
+            return
+        span = self._spans.pop(ref, None)
+        if span is None:
+            return
+        if error:
+            span.set_status(Status(StatusCode.ERROR, error[:500]))
+            span.set_attribute(c.ERROR_TYPE, error.split(":", 1)[0][:100])
+        span.end()
+
+    def log(self, ref: str, message: str) -> None:
+        self._spans.get(ref, self._spans[ROOT]).add_event("agent.log", {"message": message})
+
+    def close_open_agents(self) -> None:
+        """End subagent spans the agent left open (it crashed or was killed)."""
+        for ref in [r for r in self._spans if r != ROOT]:
+            self._end(ref, "unfinished: the episode ended first")

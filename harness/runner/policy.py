@@ -1,0 +1,27 @@
+"""The sandbox policy for candidate workers: what they may read, and what stays hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import harness
+import task_agents
+from harness.sandbox import SandboxPolicy
+
+
+def code_roots() -> list[Path]:
+    """Folders holding the harness and the fixed agent library (the repo, for editable installs)."""
+    return sorted({Path(module.__file__ or "").resolve().parent.parent
+                   for module in (harness, task_agents)})
+
+
+def worker_policy(agent_dir: Path, *, hidden: list[Path], wall_time_s: float,
+                  memory_mb: int = 4096) -> SandboxPolicy:
+    """Read-only code and candidate, hidden benchmark data and run outputs, no network."""
+    roots = code_roots()
+    hidden = list(hidden) + [root / ".git" for root in roots if (root / ".git").exists()]
+    return SandboxPolicy(
+        wall_time_s=wall_time_s, cpu_time_s=wall_time_s, memory_mb=memory_mb,
+        max_processes=64, max_output_bytes=1_000_000,
+        readonly_paths=[*roots, agent_dir.resolve()], hidden_paths=hidden,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
