@@ -78,8 +78,8 @@ def _with_progress(start: object) -> RunResult:
 
 def print_results(result: RunResult) -> None:
     table = Table(title=f"{result.benchmark} · {result.split} · {result.model}")
-    for column in ("task", "trial", "status", "score", "tokens in/out", "calls", "latency s",
-                   "error"):
+    table.add_column("task", no_wrap=True)
+    for column in ("trial", "status", "score", "tokens in/out", "calls", "latency s", "error"):
         table.add_column(column)
     for e in sorted(result.episodes, key=lambda e: (e.task_id, e.trial)):
         table.add_row(e.task_id, str(e.trial), e.status, f"{e.score:.2f}",
@@ -96,6 +96,12 @@ def print_results(result: RunResult) -> None:
 
 
 def resolve_run(run: str) -> Path:
+    """A run folder from a path, a run id under ./runs, or `latest` (the newest there)."""
+    if run == "latest":
+        found = sorted(p for p in RUNS_DIR.glob("*") if (p / "traces.sqlite").is_file())
+        if not found:
+            raise ConfigError("RUN", f"no runs in {RUNS_DIR}/ yet")
+        return found[-1]
     for candidate in (Path(run), RUNS_DIR / run):
         if (candidate / "traces.sqlite").is_file():
             return candidate
@@ -103,14 +109,15 @@ def resolve_run(run: str) -> Path:
 
 
 @traces_app.command("list")
-def traces_list(run: Annotated[str, typer.Argument(help="Run folder or run id.")]) -> None:
+def traces_list(run: Annotated[str, typer.Argument(help="Run folder, run id, or latest.")]) -> None:
     """List a run's episodes with their status, score, calls and tokens."""
     from traces.store import TraceStore
 
     folder = resolve_run(run)
     results = _results_by_episode(folder)
     table = Table(title=str(folder))
-    for column in ("task", "episode", "status", "score", "chats", "tools", "tokens", "s"):
+    table.add_column("task", no_wrap=True)
+    for column in ("episode", "status", "score", "chats", "tools", "tokens", "s"):
         table.add_column(column)
     with TraceStore(folder / "traces.sqlite") as store:
         for ep in store.episodes():
@@ -125,7 +132,7 @@ def traces_list(run: Annotated[str, typer.Argument(help="Run folder or run id.")
 
 @traces_app.command("show")
 def traces_show(
-    run: Annotated[str, typer.Argument(help="Run folder or run id.")],
+    run: Annotated[str, typer.Argument(help="Run folder, run id, or latest.")],
     task_id: Annotated[str, typer.Argument(help="Task id (the last episode of it is shown).")],
     episode: Annotated[str | None, typer.Option(help="A specific episode id (prefix).")] = None,
     offset: Annotated[int, typer.Option(help="First line to show.")] = 0,

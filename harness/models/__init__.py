@@ -1,15 +1,14 @@
 """The model layer: one `ModelClient` protocol, clients per provider, and specs users type.
 
-Public: `ModelClient`, the chat types, `ModelSpec`/`parse_model_spec`, and `open_client`,
-which turns a config into a ready client.
+Public: `ModelClient`, the chat types, `ModelSpec`/`parse_model_spec`, `OpenAIClient`, and
+`open_client`, which turns a config into a ready client. The provider SDKs are imported on
+first use only: sandboxed agent workers need the types, not the SDKs, and start faster.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import ModelRequestError
-from harness.models.openai_client import OpenAIClient
 from harness.models.spec import ModelSpec, parse_model_spec
 from harness.models.types import (
     ChatResult,
@@ -22,39 +21,22 @@ from harness.models.types import (
 )
 
 if TYPE_CHECKING:
-    from harness.config import HarnessConfig
+    from harness.models.factory import open_client
+    from harness.models.openai_client import OpenAIClient
 
 __all__ = [
     "ChatResult", "Message", "ModelClient", "ModelSpec", "OpenAIClient", "ReasoningPart",
     "ToolCall", "ToolSpec", "Usage", "open_client", "parse_model_spec",
 ]
 
-_PROVIDER_NAMES = {"embedded": "llama.cpp", "vllm": "vllm", "openai": "openai"}
 
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIClient":
+        from harness.models.openai_client import OpenAIClient
 
-async def open_client(config: HarnessConfig, *, base_url: str | None = None) -> ModelClient:
-    """A client for `config.model`. `base_url` is where a server we manage listens."""
-    spec = config.spec
-    if spec.provider == "anthropic":
-        from harness.models.anthropic_client import AnthropicClient
+        return OpenAIClient
+    if name == "open_client":
+        from harness.models.factory import open_client
 
-        thinking = int(config.thinking) if config.thinking.isdigit() else config.thinking
-        return AnthropicClient(spec.model or "", timeout_s=config.request_timeout_s,
-                               max_retries=config.max_retries, thinking=thinking)  # type: ignore[arg-type]
-    url = base_url or spec.base_url
-    if url is None:
-        raise ModelRequestError(f"'{spec.text}' needs a running server but none was given")
-    key = config.api_key.get_secret_value() if config.api_key else None
-    model = spec.served_name if spec.needs_local_server else spec.model
-    client = OpenAIClient(url, model or "", api_key=key, timeout_s=config.request_timeout_s,
-                          max_retries=config.max_retries, provider=_PROVIDER_NAMES[spec.provider])
-    if not model:
-        client.model = await _first_model(client)
-    return client
-
-
-async def _first_model(client: OpenAIClient) -> str:
-    models = await client.list_models()
-    if not models:
-        raise ModelRequestError(f"server at {client.base_url} serves no models")
-    return models[0]
+        return open_client
+    raise AttributeError(f"module 'harness.models' has no attribute {name!r}")

@@ -14,6 +14,7 @@ The outcome separates who failed:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -162,6 +163,9 @@ async def _serve(channel: Channel, host: EpisodeHost, task: TaskView,
                 return None
             if message.get("op") == "result":
                 return message
+            if message.get("op") == "log":  # no reply; handled in order, before the result
+                host.log(str(message.get("ref", "root")), str(message.get("message", "")))
+                continue
             job = asyncio.create_task(_answer(channel, host, message))
             pending.add(job)
             job.add_done_callback(pending.discard)
@@ -181,11 +185,8 @@ async def _answer(channel: Channel, host: EpisodeHost, message: dict[str, Any]) 
     except Exception as error:  # a malformed request from the worker: report it back
         reply = {"id": message.get("id"), "ok": False,
                  "error": {"type": "BadRequest", "message": f"{type(error).__name__}: {error}"}}
-    if op != "log":
-        try:
-            await channel.send(reply)
-        except ChannelClosed:
-            pass
+    with contextlib.suppress(ChannelClosed):
+        await channel.send(reply)
 
 
 async def _dispatch(host: EpisodeHost, op: Any, ref: str, message: dict[str, Any]) -> Any:
@@ -200,8 +201,5 @@ async def _dispatch(host: EpisodeHost, op: Any, ref: str, message: dict[str, Any
         return await host.start_agent(ref, str(message.get("name", "subagent")))
     if op == "end_agent":
         await host.end_agent(ref, message.get("error"))
-        return None
-    if op == "log":
-        host.log(ref, str(message.get("message", "")))
         return None
     raise ValueError(f"unknown op {op!r}")

@@ -42,6 +42,7 @@ class RemoteEndpoint:
         self._channel = channel
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._sends: set[asyncio.Task[None]] = set()
 
     async def pump(self) -> None:
         """Deliver replies to the waiting requests until the harness closes the channel."""
@@ -84,8 +85,15 @@ class RemoteEndpoint:
         await self._request("end_agent", ref=ref, error=error)
 
     def log(self, ref: str, message: str) -> None:
-        asyncio.get_running_loop().create_task(
+        send = asyncio.get_running_loop().create_task(
             self._channel.send({"op": "log", "ref": ref, "message": str(message)}))
+        self._sends.add(send)
+        send.add_done_callback(self._sends.discard)
+
+    async def flush(self) -> None:
+        """Wait for fire-and-forget messages (logs), so none arrives after the result."""
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
 
 
 def load_agent(agent_dir: Path) -> ModuleType:
@@ -115,6 +123,7 @@ async def _run(channel: Channel, agent_dir: Path) -> dict[str, Any]:
             "type": type(error).__name__, "message": str(error)[:2000],
             "traceback": traceback.format_exc()[-8000:]}}
     finally:
+        await endpoint.flush()
         pump.cancel()
 
 

@@ -74,7 +74,7 @@ class Reply:
 
     @classmethod
     def hang(cls, seconds: float = 3600.0) -> Reply:
-        """Hold the request open (until the server stops) to exercise client timeouts."""
+        """Hold the request open to exercise client timeouts; a stop drops it unanswered."""
         return cls(delay_s=seconds)
 
 
@@ -136,6 +136,10 @@ class ScriptedServer:
             return self.responder(body)
         return Reply.error(500, "scripted server: script exhausted and no responder set")
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
     def wait(self, seconds: float) -> None:
         """Sleep, waking early when the server stops (so hung requests end with the test)."""
         self._stopping.wait(seconds)
@@ -169,6 +173,9 @@ def completion_body(reply: Reply, model: str, body: dict[str, Any]) -> dict[str,
 def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus the
+        # client's delayed ACK stall every response by ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet by design
             return
@@ -196,6 +203,10 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             reply = server.next_reply(body)
             if reply.delay_s:
                 server.wait(reply.delay_s)
+            if server.stopped:
+                # Stopped mid-request: drop the connection unanswered, as a crashed server does.
+                self.close_connection = True
+                return
             if reply.status != 200:
                 self._send(reply.status, reply.error_body or {}, reply.headers)
             else:
