@@ -10,8 +10,12 @@ from harness.sandbox import SandboxPolicy
 
 
 def code_roots() -> list[Path]:
-    """Folders holding the harness and the fixed agent library (the repo, for editable installs)."""
-    return sorted({Path(module.__file__ or "").resolve().parent.parent
+    """The harness and fixed agent-library package folders a worker must import from.
+
+    Only the packages, not the repository around them (an editable install): the repository
+    also holds .git, run folders and the benchmarks package, and binding less is faster.
+    """
+    return sorted({Path(module.__file__ or "").resolve().parent
                    for module in (harness, task_agents)})
 
 
@@ -19,7 +23,6 @@ def worker_policy(agent_dir: Path, *, hidden: list[Path], wall_time_s: float,
                   memory_mb: int = 4096) -> SandboxPolicy:
     """Read-only code and candidate, hidden benchmark data and run outputs, no network."""
     roots = code_roots()
-    hidden = list(hidden) + [root / ".git" for root in roots if (root / ".git").exists()]
     return SandboxPolicy(
         wall_time_s=wall_time_s, cpu_time_s=wall_time_s, memory_mb=memory_mb,
         max_processes=64, max_output_bytes=1_000_000,

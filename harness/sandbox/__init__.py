@@ -1,0 +1,126 @@
+"""Run untrusted code (candidates, scorer-executed tests) with limits and isolation.
+
+`run` / `run_python` run a program to completion; `spawn` starts a long-lived worker that the
+caller talks to over inherited pipe/socketpair fds (`pass_fds`). Preferred isolation is
+bubblewrap (every namespace unshared, read-only system, a writable per-run folder, no
+network unless `policy.network`); where it cannot run, `detect_isolation` falls back to
+`unshare` (no network only) or a plain subprocess, marks results `isolated=False` and says
+why once, loudly. Limits (address space, CPU, processes, file size, no core) are set by a
+small trusted launcher inside; when the harness runs as root the program also runs as a
+per-run unprivileged uid, since the kernel exempts root from the process limit.
+
+A misbehaving program never raises: every outcome is a `SandboxResult` with the reason.
+Only systemic problems raise `HarnessError` (a required sandbox missing, no temp folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.sandbox._detect import detect_isolation
+from harness.sandbox._launch import build
+from harness.sandbox._models import Isolation, SandboxPolicy, SandboxResult
+from harness.sandbox._process import SandboxProcess
+
+__all__ = [
+    "Isolation",
+    "SandboxPolicy",
+    "SandboxProcess",
+    "SandboxResult",
+    "detect_isolation",
+    "run",
+    "run_python",
+    "spawn",
+]
+
+# `python -I` leaves the script's folder off sys.path; put the run folder back so `files`
+# given to run_python can import each other.
+_PY_BOOT = ("import runpy, sys; sys.path.insert(0, ''); sys.argv = ['main.py']; "
+            "runpy.run_path('main.py', run_name='__main__')")
+
+
+def _make_tempdir() -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix="harness-sandbox-"))
+    except OSError as exc:
+        raise HarnessError(f"cannot create a sandbox folder: {exc}") from exc
+
+
+async def _start(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
+                 pass_fds: Sequence[int] = (), stdin: bytes | None = None,
+                 cleanup: Path | None = None) -> SandboxProcess:
+    if not argv:
+        raise HarnessError("sandbox: empty command")
+    isolation = await asyncio.to_thread(detect_isolation)
+    launch = await asyncio.to_thread(build, isolation.kind, argv, policy, workdir)
+
+    def on_exit() -> None:
+        launch.release()
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *launch.argv, env=launch.env, cwd=launch.cwd, pass_fds=tuple(pass_fds),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True, umask=0o022)
+    except OSError as exc:
+        on_exit()
+        raise HarnessError(f"sandbox ({isolation.kind}) failed to start: {exc}") from exc
+    return SandboxProcess(proc, policy=policy, isolation=isolation, stdin=stdin, on_exit=on_exit)
+
+
+async def spawn(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
+                pass_fds: Sequence[int] = ()) -> SandboxProcess:
+    """Start a long-lived sandboxed worker in `workdir` (writable inside; when the harness
+    runs as root it is chowned to the sandbox's uid). The fds in `pass_fds` stay open, with
+    the same numbers, inside. Call `wait()` to collect its result."""
+    return await _start(argv, policy=policy, workdir=workdir, pass_fds=pass_fds)
+
+
+async def run(argv: list[str], *, policy: SandboxPolicy, workdir: Path | None = None,
+              stdin: bytes | None = None) -> SandboxResult:
+    """Run `argv` to completion; without `workdir`, in a fresh folder deleted afterwards."""
+    cleanup = None
+    if workdir is None:
+        workdir = cleanup = await asyncio.to_thread(_make_tempdir)
+    try:
+        proc = await _start(argv, policy=policy, workdir=workdir, stdin=stdin, cleanup=cleanup)
+    except BaseException:
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+        raise
+    return await proc.wait()
+
+
+def _write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        target = (root / name).resolve()
+        if not target.is_relative_to(root.resolve()) or target == root.resolve():
+            raise HarnessError(f"run_python: file name {name!r} escapes the run folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+async def run_python(code: str, *, policy: SandboxPolicy,
+                     files: dict[str, str] | None = None) -> SandboxResult:
+    """Run `code` as main.py (beside `files`, importable) with this interpreter in -I mode,
+    in a fresh throwaway folder."""
+    root = await asyncio.to_thread(_make_tempdir)
+    try:
+        _write_files(root, {**(files or {}), "main.py": code})
+        proc = await _start([sys.executable, "-I", "-c", _PY_BOOT], policy=policy,
+                            workdir=root, cleanup=root)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return await proc.wait()
+
+

@@ -1,0 +1,170 @@
+"""Turn (kind, policy, argv, workdir) into the command line, environment and uid to run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import stat
+import sys
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from harness.sandbox._bwrap import bwrap_argv
+from harness.sandbox._models import IsolationKind, SandboxPolicy
+
+MB = 1024 * 1024
+UID_RANGE = (200_000, 265_000)  # per-run uids: RLIMIT_NPROC counts per uid, so never share one
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+_LAUNCHER_SOURCE = (Path(__file__).parent / "_launcher.py").read_text(encoding="utf-8")
+
+_uids_in_use: set[int] = set()
+_uid_lock = threading.Lock()
+
+
+@dataclass
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    uid: int | None
+
+    def release(self) -> None:
+        if self.uid is not None:
+            with _uid_lock:
+                _uids_in_use.discard(self.uid)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@cache
+def python_world_executable() -> bool:
+    """Whether an unprivileged uid can run this interpreter on the host's own filesystem."""
+    path = os.path.realpath(sys.executable)
+    if os.stat(path).st_mode & stat.S_IXOTH == 0:
+        return False
+    parent = os.path.dirname(path)
+    while parent != "/":
+        if os.stat(parent).st_mode & stat.S_IXOTH == 0:
+            return False
+        parent = os.path.dirname(parent)
+    return True
+
+
+def drops_privileges(kind: IsolationKind) -> bool:
+    """Whether programs run under a per-run unprivileged uid (needs root to set it up)."""
+    if not is_root():
+        return False
+    return kind == "bwrap" or python_world_executable()
+
+
+def _allocate_uid() -> int:
+    with _uid_lock:
+        while True:
+            uid = random.randrange(*UID_RANGE)
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+def _add_read(path: str) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            return
+        want = mode | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
+        if want != mode:
+            os.chmod(path, stat.S_IMODE(want))
+    except OSError:
+        pass
+
+
+def _open_up(root: str, hidden: list[str]) -> None:
+    """Add world read (and traverse/exec where the owner has it) to a read-only tree."""
+
+    def shown(path: str) -> bool:
+        return not any(path == h or path.startswith(h + "/") for h in hidden)
+
+    if not shown(root):
+        return
+    _add_read(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if shown(os.path.join(dirpath, d))]
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if shown(path):
+                _add_read(path)
+
+
+def prepare_access(policy: SandboxPolicy, workdir: Path, uid: int) -> None:
+    """Let the unprivileged uid write the workdir and read the read-only paths."""
+    _chown_tree(workdir, uid)
+    hidden = [os.path.realpath(h) for h in policy.hidden_paths]
+    for ro in policy.readonly_paths:
+        _open_up(os.path.realpath(ro), hidden)
+
+
+def _limits(policy: SandboxPolicy) -> dict[str, list[int]]:
+    cpu = max(1, math.ceil(policy.cpu_time_s))
+    memory = policy.memory_mb * MB
+    fsize = policy.max_file_size_mb * MB
+    return {
+        "CPU": [cpu, cpu + 1],
+        "AS": [memory, memory],
+        "NPROC": [policy.max_processes, policy.max_processes],
+        "FSIZE": [fsize, fsize],
+        "CORE": [0, 0],
+    }
+
+
+def launcher_argv(policy: SandboxPolicy, uid: int | None) -> list[str]:
+    config = {"limits": _limits(policy), "uid": uid, "gid": uid, "umask": 0o022}
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER_SOURCE, json.dumps(config)]
+
+
+def unshare_argv(policy: SandboxPolicy) -> list[str]:
+    """No pid namespace: the program would be its init, which ignores default-action signals
+    (SIGXCPU from RLIMIT_CPU included). The process group is killed instead."""
+    args = ["unshare"]
+    if not is_root():
+        args += ["--user", "--map-root-user"]
+    if not policy.network:
+        args.append("--net")
+    return [*args, "--ipc", "--uts", "--"]
+
+
+def environment(policy: SandboxPolicy, kind: IsolationKind, workdir: Path) -> dict[str, str]:
+    tmp = "/tmp" if kind == "bwrap" else str(workdir)
+    base = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", "HOME": str(workdir), "TMPDIR": tmp}
+    return base | policy.env
+
+
+def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: Path) -> Launch:
+    """The full command for `argv`; sets up the workdir's ownership when dropping privileges."""
+    workdir = Path(os.path.realpath(workdir))
+    uid = _allocate_uid() if drops_privileges(kind) else None
+    try:
+        if uid is not None:
+            prepare_access(policy, workdir, uid)
+        prefix: list[str] = []
+        if kind == "bwrap":
+            prefix = bwrap_argv(policy, workdir, as_root=is_root())
+        elif kind == "unshare":
+            prefix = unshare_argv(policy)
+        full = prefix + launcher_argv(policy, uid) + list(argv)
+        return Launch(full, environment(policy, kind, workdir), workdir, uid)
+    except BaseException:
+        Launch([], {}, workdir, uid).release()
+        raise

@@ -1,0 +1,63 @@
+"""The trusted launcher: sets limits, drops privileges, then execs the sandboxed program.
+
+It runs *inside* the sandbox as `python -I -S -c <this source> <config-json> <argv...>`, so
+it imports nothing but the standard library and must stay self-contained. Config keys:
+`limits` (resource name without "RLIMIT_" -> [soft, hard]), `uid`/`gid` (drop to them when
+set; needs root), `umask`. Exit status 127 means the program could not be started.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import sys
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def _set_limits(limits: dict[str, list[int]]) -> None:
+    for name, (soft, hard) in limits.items():
+        which = getattr(resource, "RLIMIT_" + name)
+        _cur_soft, cur_hard = resource.getrlimit(which)
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _drop_privileges(uid: int | None, gid: int | None) -> None:
+    if uid is None or gid is None:
+        return
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to non-root: clears every capability set
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("privilege drop did not stick")
+
+
+def _no_new_privs() -> None:
+    with contextlib.suppress(OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def main(argv: list[str]) -> None:
+    config = json.loads(argv[1])
+    program = argv[2:]
+    try:
+        _set_limits(config["limits"])
+        _drop_privileges(config.get("uid"), config.get("gid"))
+        _no_new_privs()
+        os.umask(config.get("umask", 0o022))
+    except OSError as exc:
+        sys.stderr.write(f"sandbox launcher: cannot apply limits: {exc}\n")
+        os._exit(126)
+    try:
+        os.execvp(program[0], program)
+    except OSError as exc:
+        sys.stderr.write(f"sandbox launcher: cannot execute {program[0]!r}: {exc}\n")
+        os._exit(127)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,212 @@
+"""A running sandboxed program: bounded output capture, the wall clock, killing the tree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from harness.sandbox._models import Isolation, SandboxPolicy, SandboxResult
+
+CHUNK = 64 * 1024
+DRAIN_AFTER_EXIT_S = 2.0
+EXIT_POLL_S = 0.02
+MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+class _Capture:
+    """Keeps at most `limit` bytes of a stream; remembers whether more arrived."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> bool:
+        room = self.limit - len(self.data)
+        self.data += chunk[: max(room, 0)]
+        if len(chunk) > room:
+            self.truncated = True
+        return not self.truncated
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live descendant of `root`, from /proc (for the unconfined fallback)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def kill_tree(pid: int, *, scan: bool) -> None:
+    """SIGKILL the process group led by `pid` (and, with `scan`, every descendant).
+
+    Under bwrap, killing bwrap itself is enough: --die-with-parent kills the sandbox's init,
+    and the kernel then kills everything in its pid namespace.
+    """
+    victims = _descendants(pid) if scan else []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    for victim in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def _normalise(rc: int, kind: str) -> int:
+    """bwrap reports a child killed by signal N as 128+N; make it -N like subprocess does."""
+    if kind == "bwrap" and 128 < rc < 128 + 65:
+        return -(rc - 128)
+    return rc
+
+
+def _kernel_reason(rc: int, stderr: str) -> str | None:
+    if rc == -signal.SIGXCPU:
+        return "cpu_time"
+    if rc != 0 and any(sign in stderr[-4096:] for sign in MEMORY_SIGNS):
+        return "memory"
+    if rc < 0:
+        return f"signal:{-rc}"
+    return None
+
+
+class SandboxProcess:
+    """A sandboxed program started by `spawn`. Output is read from the start, so a chatty
+    program never blocks; the wall clock runs from the start too. `wait` returns the result
+    (once computed, the same result again); `kill` ends the whole process tree."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, *, policy: SandboxPolicy,
+                 isolation: Isolation, stdin: bytes | None = None,
+                 on_exit: Callable[[], None] | None = None) -> None:
+        self.pid = proc.pid
+        self.isolation = isolation
+        self._proc = proc
+        self._policy = policy
+        self._on_exit = on_exit
+        self._started = time.monotonic()
+        self._killed_reason: str | None = None
+        self._result: SandboxResult | None = None
+        self._finisher: asyncio.Future[SandboxResult] | None = None
+        self._out = _Capture(policy.max_output_bytes)
+        self._err = _Capture(policy.max_output_bytes)
+        self._pumps = [asyncio.create_task(self._pump(proc.stdout, self._out)),
+                       asyncio.create_task(self._pump(proc.stderr, self._err))]
+        if stdin is not None:
+            self._pumps.append(asyncio.create_task(self._feed(stdin)))
+        self._watchdog = asyncio.create_task(self._clock())
+
+    async def _pump(self, stream: asyncio.StreamReader | None, capture: _Capture) -> None:
+        if stream is None:
+            return
+        while chunk := await stream.read(CHUNK):
+            if not capture.add(chunk):
+                await self.kill("output_limit")
+                break
+        while await stream.read(CHUNK):  # drain to EOF, or asyncio never sees the pipe close
+            pass
+
+    async def _feed(self, data: bytes) -> None:
+        pipe = self._proc.stdin
+        if pipe is None:
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            pipe.write(data)
+            await pipe.drain()
+            pipe.close()
+
+    async def _clock(self) -> None:
+        await asyncio.sleep(self._policy.wall_time_s)
+        await self.kill("wall_time")
+
+    async def kill(self, reason: str) -> None:
+        """Kill the whole process tree; the first reason given is the one reported."""
+        if self._proc.returncode is not None:
+            return
+        if self._killed_reason is None:
+            self._killed_reason = reason
+        kill_tree(self.pid, scan=self.isolation.kind != "bwrap")
+
+    async def _exited(self) -> None:
+        """Return once the program has exited. (`Process.wait` also waits for its pipes to
+        close, which a stray grandchild can hold open for ever.)"""
+        if self._proc.returncode is not None:
+            return  # reaped already: the pid may belong to someone else now
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:  # reaped meanwhile, or a kernel without pidfds
+            while self._proc.returncode is None:  # noqa: ASYNC110
+                await asyncio.sleep(EXIT_POLL_S)
+            return
+        if self._proc.returncode is not None:
+            os.close(pidfd)
+            return
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(pidfd, ready)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+
+    async def wait(self) -> SandboxResult:
+        """The result, once the program has ended (several callers may wait at once)."""
+        if self._finisher is None:
+            self._finisher = asyncio.ensure_future(self._finish())
+        return await asyncio.shield(self._finisher)
+
+    async def _finish(self) -> SandboxResult:
+        if self._result is None:
+            await self._exited()
+            duration = time.monotonic() - self._started
+            self._watchdog.cancel()
+            kill_tree(self.pid, scan=False)  # strays left in the process group
+            _done, pending = await asyncio.wait(self._pumps, timeout=DRAIN_AFTER_EXIT_S)
+            for task in pending:
+                task.cancel()
+            transport = getattr(self._proc, "_transport", None)
+            if pending and transport is not None:
+                transport.close()  # the pipes a stray still holds; lets Process.wait finish
+            rc = await self._proc.wait()
+            self._result = self._build(_normalise(rc, self.isolation.kind), duration)
+            if self._on_exit is not None:
+                self._on_exit()
+        return self._result
+
+    def _build(self, rc: int, duration: float) -> SandboxResult:
+        stderr = self._err.text()
+        reason = self._killed_reason or _kernel_reason(rc, stderr)
+        return SandboxResult(
+            returncode=None if self._killed_reason else rc,
+            stdout=self._out.text(),
+            stderr=stderr,
+            timed_out=self._killed_reason == "wall_time",
+            killed_reason=reason,
+            output_truncated=self._out.truncated or self._err.truncated,
+            isolated=self.isolation.isolated,
+            isolation=self.isolation.kind,
+            duration_s=round(duration, 3),
+        )
