@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -124,7 +124,7 @@ class TracedModelClient:
         await self.inner.aclose()
 
     def _start_attributes(
-        self, messages: list[MessageLike], tools: list[ToolLike] | None, params: dict[str, Any]
+        self, messages: Sequence[MessageLike], tools: Sequence[ToolLike] | None, params: dict[str, Any]
     ) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             c.GEN_AI_OPERATION_NAME: c.OP_CHAT,
@@ -144,7 +144,8 @@ class TracedModelClient:
         return attributes
 
     async def chat(
-        self, messages: list[MessageLike], tools: list[ToolLike] | None = None, **params: Any
+        self, messages: Sequence[MessageLike], tools: Sequence[ToolLike] | None = None,
+        **params: Any,
     ) -> ChatResult:
         attributes = self._start_attributes(messages, tools, params)
         with self.tracer.start_as_current_span(

@@ -191,12 +191,12 @@ async def _answer(channel: Channel, host: EpisodeHost, message: dict[str, Any]) 
 
 async def _dispatch(host: EpisodeHost, op: Any, ref: str, message: dict[str, Any]) -> Any:
     if op == "chat":
-        result = await host.chat(ref, message.get("messages") or [], message.get("tools") or None,
-                                 **(message.get("params") or {}))
-        return result.model_dump()
+        chat = await host.chat(ref, message.get("messages") or [], message.get("tools") or None,
+                               **(message.get("params") or {}))
+        return chat.model_dump()
     if op == "tool":
-        result = await host.tool(ref, str(message.get("name")), message.get("arguments") or {})
-        return result.model_dump()
+        tool = await host.tool(ref, str(message.get("name")), message.get("arguments") or {})
+        return tool.model_dump()
     if op == "start_agent":
         return await host.start_agent(ref, str(message.get("name", "subagent")))
     if op == "end_agent":
