@@ -124,7 +124,8 @@ class TracedModelClient:
         await self.inner.aclose()
 
     def _start_attributes(
-        self, messages: Sequence[MessageLike], tools: Sequence[ToolLike] | None, params: dict[str, Any]
+        self, messages: Sequence[MessageLike], tools: Sequence[ToolLike] | None,
+        params: dict[str, Any],
     ) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             c.GEN_AI_OPERATION_NAME: c.OP_CHAT,

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import HarnessConfig, load_config
-from harness.runner.run import EvalRequest, run_eval
 from harness.runner.results import EpisodeResult, RunResult
+from harness.runner.run import EvalRequest, run_eval
 from harness.testing import ScriptedServer
 
 

@@ -31,7 +31,8 @@ async def test_episodes_cut_by_an_outage_are_retried_not_failed(tmp_path: Path) 
     config = scripted_config(first, concurrency=2, error_retries=3, error_wait_s=30.0)
     run = asyncio.create_task(run_eval(config, EvalRequest(
         agent_dir=agent, benchmark=bench, out_dir=tmp_path / "runs")))
-    while len(first.requests) < 2:  # two episodes are waiting on the model: kill it now
+    # The server records requests on its own threads; poll until two episodes wait on it.
+    while len(first.requests) < 2:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     await asyncio.to_thread(first.stop)
     await asyncio.sleep(1.5)
