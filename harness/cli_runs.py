@@ -133,7 +133,8 @@ def traces_list(run: Annotated[str, typer.Argument(help="Run folder, run id, or 
 @traces_app.command("show")
 def traces_show(
     run: Annotated[str, typer.Argument(help="Run folder, run id, or latest.")],
-    task_id: Annotated[str, typer.Argument(help="Task id (the last episode of it is shown).")],
+    task_id: Annotated[str | None, typer.Argument(
+        help="Task id (its last episode is shown); default: the run's first episode.")] = None,
     episode: Annotated[str | None, typer.Option(help="A specific episode id (prefix).")] = None,
     offset: Annotated[int, typer.Option(help="First line to show.")] = 0,
     limit: Annotated[int, typer.Option(help="Lines per page.")] = 200,
@@ -147,8 +148,9 @@ def traces_show(
         episodes = [e for e in store.episodes(task_id)
                     if episode is None or e.episode_id.startswith(episode)]
         if not episodes:
-            raise ConfigError("TASK_ID", f"no episode of '{task_id}' in {folder}")
-        chosen = max(episodes, key=lambda e: e.start_ns)
+            raise ConfigError("TASK_ID", f"no episode of '{task_id or 'any task'}' in {folder}")
+        pick = max if task_id else min
+        chosen = pick(episodes, key=lambda e: e.start_ns)
         lines = render_episode(store, chosen.episode_id)
     out.print(render_page(lines, offset, limit), markup=False, highlight=False, soft_wrap=True)
 
