@@ -1,0 +1,157 @@
+"""reasoning-gym (0.1.25) generators as fixed task sets: gsm-symbolic, countdown,
+knights-knaves, arithmetic.
+
+Instances come from a fixed seed, so the same spec gives the same tasks everywhere; nothing is
+downloaded. Spec: `NAME` or `NAME:key=value,...` where keys are `size`, `seed` and any field of
+the generator's config, e.g. `arithmetic:min_terms=3,max_terms=3`. One category per benchmark.
+Tasks are generated on first use (countdown takes ~20 ms a task), ids and splits need none.
+
+Scoring: the final answer is extracted first (see `extract_final_answer`), then reasoning-gym's
+own `score_answer` judges it; a task passes only with a full score (value 1.0), anything else is
+0 with reasoning-gym's raw score in `detail`. (gsm_symbolic's scorer reads the *first* number of
+what it is given, so handing it a whole chain of thought would score the wrong number.)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from benchmarks.base import BaseBenchmark, Score, Task
+from benchmarks.splits import TaskRef
+
+# Our id -> (reasoning-gym name, default config, numeric answer?, description)
+GENERATORS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
+    "gsm-symbolic": (
+        "gsm_symbolic", {"size": 200, "seed": 20250101}, True,
+        "GSM-Symbolic (GSM8K-derived templates): grade-school maths word problems",
+    ),
+    "countdown": (
+        "countdown", {"size": 100, "seed": 20250102}, False,
+        "Countdown: reach a target number with the given numbers and + - * /",
+    ),
+    "knights-knaves": (
+        "knights_knaves", {"size": 100, "seed": 20250103}, False,
+        "Knights and knaves logic puzzles",
+    ),
+    "arithmetic": (
+        "basic_arithmetic",
+        {"size": 100, "seed": 20250104, "min_terms": 2, "max_terms": 2,
+         "min_digits": 1, "max_digits": 1},
+        True,
+        "Basic arithmetic (default: two one-digit terms)",
+    ),
+}
+ANSWER_FORMAT = (
+    "Think as needed, then give the final answer alone on the last line as `Answer: <answer>` "
+    "(or inside <answer></answer>)."
+)
+_TAGGED = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_LABELLED = re.compile(r"^\s*(?:final answer|answer|####)\s*[:=]?\s*(.+?)\s*$", re.I | re.M)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def extract_final_answer(text: str, numeric: bool) -> str:
+    """The final answer in a reply: <answer> tag, \\boxed{}, an `Answer:` line, else (numeric)
+    the last number, else the last non-empty line."""
+    for pattern in (_TAGGED, _BOXED, _LABELLED):
+        found = pattern.findall(text)
+        if found:
+            text = found[-1].strip()
+            break
+    if numeric:
+        numbers = _NUMBER.findall(text)
+        return numbers[-1].replace(",", "") if numbers else text.strip()
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _coerce(value: str) -> Any:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """`"size=50,min_terms=3"` -> {"size": 50, "min_terms": 3}."""
+    params: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value, got {part!r}")
+        params[key.strip()] = _coerce(value.strip())
+    return params
+
+
+class ReasoningGym(BaseBenchmark):
+    def __init__(self, name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rg_name, defaults, self.numeric, self.description = GENERATORS[name]
+        self.params = {**defaults, **(params or {})}
+        extra = {k: v for k, v in (params or {}).items() if defaults.get(k) != v}
+        self.id = name + (":" + ",".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
+        self.size = int(self.params["size"])
+        if params:  # defaults are known good; skip importing reasoning-gym just to list
+            self._check_params()
+
+    def _check_params(self) -> None:
+        """Build the generator once so a bad parameter fails now, as a ValueError."""
+        if self.size < 1:
+            raise ValueError("size must be at least 1")
+        try:
+            self._dataset  # noqa: B018
+        except (TypeError, ValueError, AssertionError) as exc:
+            raise ValueError(f"{self.rg_name}: {exc}") from None
+
+    @functools.cached_property
+    def _dataset(self) -> Any:
+        import reasoning_gym
+
+        return reasoning_gym.create_dataset(self.rg_name, **self.params)
+
+    def _refs(self) -> list[TaskRef]:
+        seed = self.params["seed"]
+        return [TaskRef(f"{self.rg_name}-{seed}-{i}", self.rg_name) for i in range(self.size)]
+
+    @functools.cache  # noqa: B019 - benchmarks live for the whole process
+    def _entry(self, task_id: str) -> dict[str, Any]:
+        index = int(task_id.rsplit("-", 1)[1])
+        entry: dict[str, Any] = self._dataset[index]
+        return entry
+
+    def _build_task(self, ref: TaskRef) -> Task:
+        entry = self._entry(ref.task_id)
+        return Task(
+            benchmark=self.id,
+            task_id=ref.task_id,
+            category=ref.category,
+            prompt=entry["question"],
+            answer_format=ANSWER_FORMAT,
+            metadata={"generator": self.rg_name, "numeric_answer": self.numeric},
+        )
+
+    def reference_answer(self, task_id: str) -> str:
+        return str(self._entry(task_id)["answer"])
+
+    async def score(self, task: Task, answer: Any) -> Score:
+        if task.task_id not in self._by_id:
+            return Score.fail(f"unknown task {task.task_id!r}")
+        if not isinstance(answer, str) or not answer.strip():
+            return Score.fail("empty answer")
+        final = extract_final_answer(answer, self.numeric)
+        if not final:
+            return Score.fail("no final answer found")
+        try:
+            raw = float(self._dataset.score_answer(final, self._entry(task.task_id)))
+        except Exception as exc:  # a generator's verifier choking on odd input is a wrong answer
+            return Score.fail(f"final answer {final[:200]!r} not scorable: {exc}")
+        if raw >= 1.0:
+            return Score.ok(f"final answer {final[:200]!r} is correct")
+        return Score.fail(f"final answer {final[:200]!r} is wrong (reasoning-gym score {raw:g})")
