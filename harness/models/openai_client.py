@@ -150,8 +150,9 @@ def _split_reasoning(message: dict[str, Any]) -> tuple[str, list[ReasoningPart]]
     inline = [m.strip() for m in _THINK.findall(text)]
     if inline:
         parts.extend(ReasoningPart(text=chunk) for chunk in inline if chunk)
-        text = _THINK.sub("", text)
-    return text.strip(), parts
+        # Drop the blank lines the tags leave, but keep indentation (code replies need it).
+        text = _THINK.sub("", text).lstrip("\n").rstrip()
+    return text, parts
 
 
 def _tool_call(raw: dict[str, Any]) -> ToolCall:

@@ -42,8 +42,9 @@ class HarnessTools:
         self.tools: dict[str, ToolFn] = {"run_python": self.run_python,
                                          "run_tests": self.run_tests}
 
-    async def run_python(self, code: str) -> ToolResult:
-        return _report(await run_python(code, policy=self.policy))
+    async def run_python(self, code: str, stdin: str = "") -> ToolResult:
+        data = stdin.encode() if stdin else None
+        return _report(await run_python(code, policy=self.policy, stdin=data))
 
     async def run_tests(self, code: str, tests: str) -> ToolResult:
         return _report(await run_python(f"{code}\n\n{tests}\n", policy=self.policy))

@@ -109,15 +109,15 @@ def _write_files(root: Path, files: dict[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-async def run_python(code: str, *, policy: SandboxPolicy,
-                     files: dict[str, str] | None = None) -> SandboxResult:
+async def run_python(code: str, *, policy: SandboxPolicy, files: dict[str, str] | None = None,
+                     stdin: bytes | None = None) -> SandboxResult:
     """Run `code` as main.py (beside `files`, importable) with this interpreter in -I mode,
-    in a fresh throwaway folder."""
+    in a fresh throwaway folder, feeding it `stdin` if given."""
     root = await asyncio.to_thread(_make_tempdir)
     try:
         _write_files(root, {**(files or {}), "main.py": code})
         proc = await _start([sys.executable, "-I", "-c", _PY_BOOT], policy=policy,
-                            workdir=root, cleanup=root)
+                            workdir=root, cleanup=root, stdin=stdin)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

@@ -60,11 +60,14 @@ class BudgetExceeded(RuntimeError):
 class AgentContext(Protocol):
     """What the harness hands an agent for one episode."""
 
-    model: ModelClient
-    task: TaskView
+    @property
+    def model(self) -> ModelClient: ...
+
+    @property
+    def task(self) -> TaskView: ...
 
     async def tool(self, name: str, **arguments: Any) -> ToolResult:
-        """Run a harness tool: "run_python" (code) or "run_tests" (code, tests)."""
+        """Run a harness tool: "run_python" (code, stdin="") or "run_tests" (code, tests)."""
         ...
 
     def subagent(self, name: str) -> AbstractAsyncContextManager[None]:

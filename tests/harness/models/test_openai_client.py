@@ -43,6 +43,15 @@ async def test_inline_think_tags_become_reasoning(scripted: ScriptedServer) -> N
     assert result.reasoning_text == "add the units"
 
 
+async def test_reply_indentation_is_kept(scripted: ScriptedServer) -> None:
+    scripted.push(Reply.text("    return x + 1\n"), Reply.text("<think>hm</think>\n    return 2"))
+    client = client_for(scripted)
+    first = await client.chat([{"role": "user", "content": "body?"}])
+    second = await client.chat([{"role": "user", "content": "body?"}])
+    assert first.text == "    return x + 1\n"  # exactly as sent
+    assert (second.text, second.reasoning_text) == ("    return 2", "hm")
+
+
 async def test_tool_call_is_parsed_and_round_trips(scripted: ScriptedServer) -> None:
     scripted.push(Reply.tool_call("get_weather", {"city": "Paris"}, call_id="call_1"),
                   Reply.text("It is sunny in Paris."))

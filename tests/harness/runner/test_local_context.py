@@ -64,10 +64,12 @@ async def test_tool_calls_are_traced_and_sandboxed(scripted: ScriptedServer,
                               tests="assert f(1) == 2")
         bad = await ctx.tool("run_tests", code="def f(x):\n    return x", tests="assert f(1) == 2")
         unknown = await ctx.tool("rm_rf")
+        echo = await ctx.tool("run_python", code="print(input()[::-1])", stdin="abc")
     assert good.ok and not bad.ok and "AssertionError" in bad.output
+    assert echo.ok and echo.output == "cba" and echo.data["isolated"] is not None
     assert not unknown.ok and "unknown tool" in unknown.output
     tools = [s for s in tracing.store().spans("ep2") if s.name.startswith("execute_tool")]
-    assert [s.name for s in tools] == ["execute_tool run_tests"] * 2
+    assert [s.name for s in tools] == ["execute_tool run_tests"] * 2 + ["execute_tool run_python"]
     assert '"ok": true' in tools[0].attributes["gen_ai.tool.call.result"]
 
 

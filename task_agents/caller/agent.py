@@ -1,0 +1,91 @@
+"""Caller: function calling (BFCL), single- and multi-turn. A deliberately plain starter.
+
+Graph: open_turn (append the turn's user messages; offer any tools added at this turn) ->
+call (one model call with the tools: native tool calling, falling back to the `<tool_call>`
+text protocol) -> open_turn for the next turn, or END. Nothing executes the calls, so each
+gets a placeholder result before the next turn.
+Answer: single-turn, the list of calls `[{"name": ..., "arguments": {...}}]` (`[]` for no
+call); multi-turn, one such list per turn. Names are the task's own (dots restored).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from harness.models.types import Message
+from task_agents.lib.context import AgentContext, TaskView
+from task_agents.lib.prompts import load_prompts
+from task_agents.lib.text_tools import Native, call_with_tools, followup_messages
+
+from .tools import Toolbox
+
+PROMPTS = load_prompts(__file__)
+MODEL_PARAMS: dict[str, Any] = {"max_tokens": 512}
+NATIVE_TOOLS: Native = "auto"
+
+
+class CallerState(TypedDict, total=False):
+    messages: list[Message]
+    turn: int
+    calls: Annotated[list[list[dict[str, Any]]], operator.add]
+
+
+def turns_of(task: TaskView) -> list[list[dict[str, str]]]:
+    return task.turns or [[{"role": "user", "content": task.prompt}]]
+
+
+def as_message(turn_message: dict[str, Any]) -> Message:
+    role = turn_message.get("role")
+    return Message(role=role if role in ("system", "user", "assistant") else "user",
+                   content=str(turn_message.get("content") or ""))
+
+
+def is_multi_turn(task: TaskView) -> bool:
+    return task.category.startswith("multi_turn") or len(task.turns) > 1
+
+
+def build_graph(ctx: AgentContext, task: TaskView) -> Any:
+    turns = turns_of(task)
+    toolbox = Toolbox(task.tools)
+    added: dict[str, Any] = task.metadata.get("tools_added_at_turn") or {}
+
+    def open_turn(state: CallerState) -> CallerState:
+        index = state["turn"]
+        toolbox.add(added.get(str(index), []))
+        new = [as_message(m) for m in turns[index]]
+        return {"messages": [*state["messages"], *new]}
+
+    async def call(state: CallerState) -> CallerState:
+        messages = state["messages"]
+        if messages[-1].role == "assistant":  # an empty turn with nothing new to answer
+            return {"calls": [[]], "turn": state["turn"] + 1}
+        result = await call_with_tools(ctx, messages, toolbox.specs, native=NATIVE_TOOLS,
+                                       **MODEL_PARAMS)
+        outputs = [PROMPTS["no_result"]] * len(result.tool_calls)
+        return {"messages": [*messages, *followup_messages(result, outputs)],
+                "calls": [toolbox.as_answer(result.tool_calls)], "turn": state["turn"] + 1}
+
+    def route(state: CallerState) -> str:
+        return "open_turn" if state["turn"] < len(turns) else END
+
+    graph = StateGraph(CallerState)
+    graph.add_node("open_turn", open_turn)
+    graph.add_node("call", call)
+    graph.add_edge(START, "open_turn")
+    graph.add_edge("open_turn", "call")
+    graph.add_conditional_edges("call", route, ["open_turn", END])
+    return graph.compile()
+
+
+async def run(task: TaskView, ctx: AgentContext) -> list[Any]:
+    state: CallerState = {"messages": [Message(role="system", content=PROMPTS["system"])],
+                          "turn": 0, "calls": []}
+    limit = 2 * len(turns_of(task)) + 5
+    final = await build_graph(ctx, task).ainvoke(state, {"recursion_limit": limit})
+    calls: list[list[dict[str, Any]]] = final.get("calls", [])
+    if is_multi_turn(task):
+        return list(calls)
+    return [call for turn in calls for call in turn]
