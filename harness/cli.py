@@ -17,8 +17,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-# typer vendors click; these are its usage-error classes.
-from typer._click.exceptions import NoArgsIsHelpError, TyperException
+try:  # typer >= 0.2x vendors click; older ones use click itself
+    from typer._click.exceptions import NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as TyperException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import NoArgsIsHelpError  # type: ignore[no-redef,attr-defined]
+    from click.exceptions import UsageError as TyperException  # type: ignore[assignment]
 
 from harness.config import HarnessConfig, field_help, load_config
 from harness.errors import HarnessError

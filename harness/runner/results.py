@@ -15,9 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
-from scipy import stats
 
 SCHEMA_VERSION = 1
 EpisodeStatus = Literal["scored", "failed", "error"]
@@ -89,10 +87,12 @@ class RunResult(BaseModel):
 
 def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and a confidence interval: Wilson for 0/1 scores, Student t otherwise."""
+    from scipy import stats  # imported here: it costs a second, and only this needs it
+
     n = len(values)
     if n == 0:
         return 0.0, 0.0, 0.0
-    mean = float(np.mean(values))
+    mean = sum(values) / n
     if all(v in (0.0, 1.0) for v in values):
         return (mean, *_wilson(mean, n, confidence))
     if n == 1:
@@ -102,6 +102,8 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
 
 
 def _wilson(p: float, n: int, confidence: float) -> tuple[float, float]:
+    from scipy import stats
+
     z = float(stats.norm.ppf((1 + confidence) / 2))
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -118,5 +120,5 @@ def aggregate(episodes: list[EpisodeResult]) -> Aggregate:
         input_tokens=sum(e.input_tokens for e in episodes),
         output_tokens=sum(e.output_tokens for e in episodes),
         cost_usd=sum(e.cost_usd for e in episodes),
-        mean_latency_s=float(np.mean([e.latency_s for e in counted])) if counted else 0.0,
+        mean_latency_s=sum(e.latency_s for e in counted) / len(counted) if counted else 0.0,
     )

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, HarnessError
-from harness.models import ModelClient, open_client
+from harness.models import ModelClient
 from harness.models.spec import INSTALL_HINT, ModelSpec
 from harness.servers.base import ManagedServer
 from harness.servers.vllm import preflight, vllm_serve_argv
@@ -68,6 +68,8 @@ def server_for(config: HarnessConfig) -> ManagedServer:
 @asynccontextmanager
 async def running_model(config: HarnessConfig) -> AsyncIterator[ModelClient]:
     """A ready client for the configured model, starting a local server if the spec needs one."""
+    from harness.models.factory import open_client  # the SDKs: only when a model is used
+
     server = server_for(config) if config.spec.needs_local_server else None
     if server is not None:
         await asyncio.to_thread(server.start, config.startup_timeout_s)
