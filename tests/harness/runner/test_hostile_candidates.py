@@ -41,7 +41,7 @@ def read_secrets():
     try:  # the package that serves held-out tasks (its folder is hidden, so it is empty)
         from benchmarks import registry  # noqa: F401
         return "leaked: imported benchmarks.registry"
-    except ImportError:
+    except (ImportError, OSError):  # hidden: not found, or found but unreadable
         return "contained"
 
 
