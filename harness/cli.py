@@ -21,7 +21,7 @@ try:  # typer >= 0.2x vendors click; older ones use click itself
     from typer._click.exceptions import NoArgsIsHelpError
     from typer._click.exceptions import UsageError as TyperException
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click.exceptions import NoArgsIsHelpError  # type: ignore[no-redef,attr-defined]
+    from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
     from click.exceptions import UsageError as TyperException  # type: ignore[assignment]
 
 from harness.config import HarnessConfig, field_help, load_config

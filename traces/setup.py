@@ -41,8 +41,13 @@ INHERITED_ATTRIBUTES = (c.HARNESS_EPISODE_ID, c.HARNESS_TASK_ID)
 # Attribute values are never cut, whatever OTEL_*ATTRIBUTE_VALUE_LENGTH_LIMIT says: the store
 # is the meta-agent's evidence, and nothing may be truncated silently.
 NO_TRUNCATION = SpanLimits(
-    max_attribute_length=SpanLimits.UNSET, max_span_attribute_length=SpanLimits.UNSET
+    max_attribute_length=SpanLimits.UNSET, max_span_attribute_length=SpanLimits.UNSET,
+    # The runner caps agent log events per episode (and says so); the SDK's default of 128
+    # would drop the earliest ones silently.
+    max_events=2_000, max_attributes=512,
 )
+# A full export queue drops spans; sized so that a burst of episodes does not lose any.
+QUEUE_SIZE = 200_000
 
 
 class EpisodeAttributesProcessor(SpanProcessor):
@@ -146,7 +151,11 @@ def setup_tracing(
     resource = Resource.create({"service.name": service_name, **(resource_attributes or {})})
     provider = TracerProvider(resource=resource, span_limits=NO_TRUNCATION)
     provider.add_span_processor(EpisodeAttributesProcessor())
-    processor = SimpleSpanProcessor if synchronous else BatchSpanProcessor
+    def processor(exporter: SpanExporter) -> SpanProcessor:
+        if synchronous:
+            return SimpleSpanProcessor(exporter)
+        return BatchSpanProcessor(exporter, max_queue_size=QUEUE_SIZE, schedule_delay_millis=500)
+
     provider.add_span_processor(processor(SQLiteSpanExporter(Path(db_path))))
     exporter = otlp_exporter(otlp_endpoint)
     if exporter is not None:

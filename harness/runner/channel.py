@@ -20,6 +20,10 @@ class ChannelClosed(EOFError):
     """The other side closed its end."""
 
 
+class ProtocolError(ValueError):
+    """The other side sent something that is not a well-formed message."""
+
+
 class Channel:
     """Read and write JSON lines on two pipe fds."""
 
@@ -52,12 +56,15 @@ class Channel:
         try:
             line = await self._reader.readline()
         except (ValueError, asyncio.LimitOverrunError) as error:
-            raise ChannelClosed(f"message over {MAX_LINE} bytes") from error
+            raise ProtocolError(f"message over {MAX_LINE} bytes") from error
         if not line:
             raise ChannelClosed("end of stream")
-        message = json.loads(line)
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError) as error:  # RecursionError: absurd nesting
+            raise ProtocolError(f"message is not JSON: {type(error).__name__}") from None
         if not isinstance(message, dict):
-            raise ValueError("channel message is not a JSON object")
+            raise ProtocolError("message is not a JSON object")
         return message
 
     def close(self) -> None:

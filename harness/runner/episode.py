@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, ModelRequestError, ModelUnavailableError
+from harness.errors import HarnessError, ModelUnavailableError
 from harness.models.types import ModelClient
-from harness.runner.channel import Channel, ChannelClosed
+from harness.runner.channel import Channel
 from harness.runner.host import EpisodeHost
-from harness.sandbox import SandboxPolicy, SandboxResult, spawn
-from task_agents.lib.context import BudgetExceeded, TaskView
+from harness.runner.serve import Served, serve_worker
+from harness.sandbox import SandboxPolicy, SandboxProcess, SandboxResult, spawn
+from task_agents.lib.context import TaskView
 from traces.instrument import agent_span
 from traces.setup import TracingHandle
 
@@ -97,50 +98,74 @@ async def _drive(setup: EpisodeSetup, task: TaskView, host: EpisodeHost) -> Epis
         finally:
             os.close(to_worker_r)
             os.close(from_worker_w)
-        channel = await Channel.open(from_worker_r, to_worker_w)
-        serving = asyncio.create_task(_serve(channel, host, task, setup.model))
-        result = await process.wait()  # enforces the wall clock and output limits
-        outcome = await _collect(serving, result)
-        channel.close()
-        outcome.sandbox = result
-        return _attribute(outcome, host, result)
+        return await _converse(setup, task, host, process, from_worker_r, to_worker_w)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _collect(serving: asyncio.Task[dict[str, Any] | None],
-                   result: SandboxResult) -> EpisodeOutcome:
+async def _converse(setup: EpisodeSetup, task: TaskView, host: EpisodeHost,
+                    process: SandboxProcess, read_fd: int, write_fd: int) -> EpisodeOutcome:
+    channel = await Channel.open(read_fd, write_fd)
+    served = Served()
+    serving = asyncio.create_task(serve_worker(channel, host, task, setup.model, served))
     try:
-        message = await asyncio.wait_for(serving, timeout=5)
-    except (TimeoutError, ChannelClosed, ValueError):
+        result = await process.wait()  # enforces the wall clock and output limits
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(serving), timeout=5)
+    except BaseException:  # cancelled (Ctrl-C, a sibling failed): leave no worker behind
+        await process.kill("cancelled")
+        raise
+    finally:
         serving.cancel()
-        message = None
+        channel.close()
+    outcome = _outcome_of(served)
+    outcome.sandbox = result
+    return await _attribute(outcome, host, result, served, setup.model)
+
+
+def _outcome_of(served: Served) -> EpisodeOutcome:
+    if served.protocol_error:
+        return EpisodeOutcome(agent_error=f"protocol: {served.protocol_error}",
+                              error_kind="protocol")
+    message = served.result
     if message is None:
         return EpisodeOutcome()
-    if "error" in message:
-        error = message["error"]
-        return EpisodeOutcome(agent_error=f"{error.get('type')}: {error.get('message')}\n"
-                                          f"{error.get('traceback', '')}".strip(),
-                              error_kind=_kind_of(error.get("type", "")))
-    return EpisodeOutcome(answer=message.get("answer"), answered=True)
+    error = message.get("error")
+    if error is None:
+        return EpisodeOutcome(answer=message.get("answer"), answered=True)
+    if not isinstance(error, dict):
+        return EpisodeOutcome(agent_error="protocol: malformed result", error_kind="protocol")
+    text = "\n".join(str(error.get(key, "")) for key in ("message", "traceback"))
+    return EpisodeOutcome(agent_error=f"{error.get('type')}: {text}".strip(),
+                          error_kind=_kind_of(str(error.get("type", ""))))
 
 
 def _kind_of(error_type: str) -> str:
     if error_type == "BudgetExceeded":
         return "budget"
-    if error_type == "ModelUnavailableError":
-        return "model_unavailable"
-    return f"crash:{error_type}"
+    return f"crash:{error_type[:80]}"
 
 
-def _attribute(outcome: EpisodeOutcome, host: EpisodeHost,
-               result: SandboxResult) -> EpisodeOutcome:
-    """Decide whose failure it was when the worker sent no answer."""
-    if host.infra_error is not None:
-        outcome.answered, outcome.agent_error = False, None
-        outcome.infra_error = f"model unavailable: {host.infra_error}"
-        outcome.error_kind = "model_unavailable"
-    elif not outcome.answered and outcome.agent_error is None:
+async def _attribute(outcome: EpisodeOutcome, host: EpisodeHost, result: SandboxResult,
+                     served: Served, model: ModelClient) -> EpisodeOutcome:
+    """Decide whose failure it was.
+
+    Infrastructure only when the harness's side failed: the worker died before its `ready`
+    (before any candidate code ran), a harness tool could not run, or a model call failed
+    *and* the server is unreachable now. A model error while the server answers (a request
+    timeout the agent provoked with a huge max_tokens, say) stays the agent's.
+    """
+    if not served.ready and outcome.agent_error is None:
+        why = result.killed_reason or f"exit code {result.returncode}"
+        tail = result.stderr[-2000:].strip()
+        return _infra(outcome, "worker", f"worker died before starting ({why}): {tail}")
+    if host.infra_error is not None and not outcome.answered:
+        if not isinstance(host.infra_error, ModelUnavailableError):
+            return _infra(outcome, "tool_sandbox", f"harness tool failed: {host.infra_error}")
+        if not await reachable(model):
+            return _infra(outcome, "model_unavailable", f"model unavailable: {host.infra_error}")
+        outcome.error_kind = outcome.error_kind or "model_error"
+    if not outcome.answered and outcome.agent_error is None:
         reason = result.killed_reason or f"exit code {result.returncode}"
         outcome.error_kind = result.killed_reason or "crash"
         tail = result.stderr[-4000:].strip()
@@ -149,57 +174,19 @@ def _attribute(outcome: EpisodeOutcome, host: EpisodeHost,
     return outcome
 
 
-async def _serve(channel: Channel, host: EpisodeHost, task: TaskView,
-                 model: ModelClient) -> dict[str, Any] | None:
-    """Answer the worker's requests until it sends its result; return that message."""
-    await channel.send({"op": "start", "task": task.model_dump(), "model": model.model,
-                        "provider": model.provider})
-    pending: set[asyncio.Task[None]] = set()
+def _infra(outcome: EpisodeOutcome, kind: str, message: str) -> EpisodeOutcome:
+    outcome.answered, outcome.answer, outcome.agent_error = False, None, None
+    outcome.infra_error, outcome.error_kind = message, kind
+    return outcome
+
+
+async def reachable(model: ModelClient, timeout_s: float = 5.0) -> bool:
+    """Whether the model server answers now (its model list); True when it cannot be asked."""
+    list_models = getattr(model, "list_models", None)
+    if list_models is None:
+        return True
     try:
-        while True:
-            try:
-                message = await channel.receive()
-            except ChannelClosed:
-                return None
-            if message.get("op") == "result":
-                return message
-            if message.get("op") == "log":  # no reply; handled in order, before the result
-                host.log(str(message.get("ref", "root")), str(message.get("message", "")))
-                continue
-            job = asyncio.create_task(_answer(channel, host, message))
-            pending.add(job)
-            job.add_done_callback(pending.discard)
-    finally:
-        for job in pending:
-            job.cancel()
-
-
-async def _answer(channel: Channel, host: EpisodeHost, message: dict[str, Any]) -> None:
-    op, ref = message.get("op"), str(message.get("ref", "root"))
-    try:
-        value = await _dispatch(host, op, ref, message)
-        reply: dict[str, Any] = {"id": message.get("id"), "ok": True, "value": value}
-    except (BudgetExceeded, ModelUnavailableError, ModelRequestError) as error:
-        reply = {"id": message.get("id"), "ok": False,
-                 "error": {"type": type(error).__name__, "message": str(error)}}
-    except Exception as error:  # a malformed request from the worker: report it back
-        reply = {"id": message.get("id"), "ok": False,
-                 "error": {"type": "BadRequest", "message": f"{type(error).__name__}: {error}"}}
-    with contextlib.suppress(ChannelClosed):
-        await channel.send(reply)
-
-
-async def _dispatch(host: EpisodeHost, op: Any, ref: str, message: dict[str, Any]) -> Any:
-    if op == "chat":
-        chat = await host.chat(ref, message.get("messages") or [], message.get("tools") or None,
-                               **(message.get("params") or {}))
-        return chat.model_dump()
-    if op == "tool":
-        tool = await host.tool(ref, str(message.get("name")), message.get("arguments") or {})
-        return tool.model_dump()
-    if op == "start_agent":
-        return await host.start_agent(ref, str(message.get("name", "subagent")))
-    if op == "end_agent":
-        await host.end_agent(ref, message.get("error"))
-        return None
-    raise ValueError(f"unknown op {op!r}")
+        await asyncio.wait_for(list_models(), timeout=timeout_s)
+    except Exception:
+        return False
+    return True

@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from harness.errors import ModelUnavailableError
+from harness.errors import HarnessError, ModelRequestError, ModelUnavailableError
 from harness.models.types import ChatResult, MessageLike, ModelClient, ToolLike, Usage
 from harness.runner.tools import HarnessTools, ToolFn
 from task_agents.lib.context import BudgetExceeded, ToolResult
@@ -27,6 +27,18 @@ from traces import conventions as c
 from traces.instrument import TracedModelClient, TracedTool
 
 ROOT = "root"
+# Sampling parameters an agent may set. Anything else (model, extra_body, n, …) could switch
+# the model, multiply cost or bypass the harness, so it is refused.
+ALLOWED_PARAMS = frozenset({
+    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop", "seed",
+    "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
+    "frequency_penalty", "thinking", "reasoning_effort", "chat_template_kwargs",
+})
+# Statuses that mean the harness's model settings are wrong (key, permission, model name):
+# every episode would fail the same way, so the run stops instead of scoring zeros.
+FATAL_STATUSES = frozenset({401, 403, 404})
+MAX_SUBAGENTS = 1_000  # per episode; each is a span
+MAX_LOG_EVENTS = 1_000  # per episode; each is a span event
 
 
 def _plain_result(fn: ToolFn) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -50,8 +62,12 @@ class EpisodeHost:
         self.usage = Usage()
         self.model_calls = 0
         self.tool_calls = 0
-        self.infra_error: ModelUnavailableError | None = None
+        self.infra_error: Exception | None = None
+        self.fatal_error: ModelRequestError | None = None
         self._spans: dict[str, Span] = {ROOT: root}
+        self._reserved = 0  # output tokens promised to calls in flight
+        self._subagents = 0
+        self._logs = 0
         self._traced_tools = {name: TracedTool(name, _plain_result(fn), tracer=tracer)
                               for name, fn in tools.tools.items()}
 
@@ -64,17 +80,38 @@ class EpisodeHost:
     def tokens_used(self) -> int:
         return self.usage.input_tokens + self.usage.output_tokens
 
+    def _reserve(self, params: dict[str, Any]) -> int:
+        """Clamp the call's output to what the budget has left, and hold that much."""
+        if self.token_budget is None:
+            return 0
+        left = self.token_budget - self.tokens_used() - self._reserved
+        if left <= 0:
+            raise BudgetExceeded(f"token budget of {self.token_budget} spent "
+                                 f"({self.tokens_used()} used, {self._reserved} in flight)")
+        asked = params.get("max_tokens") or params.get("max_completion_tokens") or left
+        params["max_tokens"] = hold = min(int(asked), left)
+        params.pop("max_completion_tokens", None)
+        self._reserved += hold
+        return hold
+
     async def chat(self, ref: str, messages: Sequence[MessageLike],
                    tools: Sequence[ToolLike] | None = None, **params: Any) -> ChatResult:
-        if self.token_budget is not None and self.tokens_used() >= self.token_budget:
-            raise BudgetExceeded(f"token budget of {self.token_budget} spent "
-                                 f"({self.tokens_used()} used)")
-        with self._under(ref):
-            try:
+        refused = sorted(set(params) - ALLOWED_PARAMS)
+        if refused:
+            raise ModelRequestError(f"parameters not allowed for agents: {', '.join(refused)}")
+        hold = self._reserve(params)
+        try:
+            with self._under(ref):
                 result = await self.model.chat(messages, tools, **params)
-            except ModelUnavailableError as error:
-                self.infra_error = error
-                raise
+        except ModelUnavailableError as error:
+            self.infra_error = error
+            raise
+        except ModelRequestError as error:
+            if error.status_code in FATAL_STATUSES:
+                self.fatal_error = error
+            raise
+        finally:
+            self._reserved -= hold
         self.model_calls += 1
         self.usage = self.usage + result.usage
         return result
@@ -90,9 +127,15 @@ class EpisodeHost:
                 result = await traced(**arguments)
             except TypeError as error:  # wrong arguments from the agent: its mistake, reported
                 return ToolResult(ok=False, output=f"bad arguments for {name}: {error}")
+            except (HarnessError, OSError) as error:  # our sandbox failed, not the agent
+                self.infra_error = error
+                return ToolResult(ok=False, output=f"{name} could not run: {error}")
         return ToolResult.model_validate(result)
 
     async def start_agent(self, ref: str, name: str) -> str:
+        self._subagents += 1
+        if self._subagents > MAX_SUBAGENTS:
+            raise ModelRequestError(f"more than {MAX_SUBAGENTS} subagents in one episode")
         parent = self._spans.get(ref, self._spans[ROOT])
         span = self.tracer.start_span(
             f"{c.OP_INVOKE_AGENT} {name}", kind=SpanKind.INTERNAL,
@@ -117,6 +160,13 @@ class EpisodeHost:
         span.end()
 
     def log(self, ref: str, message: str) -> None:
+        self._logs += 1
+        if self._logs > MAX_LOG_EVENTS:
+            if self._logs == MAX_LOG_EVENTS + 1:  # said once, explicitly: nothing silent
+                self._spans[ROOT].add_event("agent.log.dropped", {
+                    "message": f"log limit of {MAX_LOG_EVENTS} events reached; later logs "
+                               "of this episode are not recorded"})
+            return
         self._spans.get(ref, self._spans[ROOT]).add_event("agent.log", {"message": message})
 
     def close_open_agents(self) -> None:

@@ -110,9 +110,21 @@ def _wilson(p: float, n: int, confidence: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def per_task_scores(episodes: list[EpisodeResult]) -> list[float]:
+    """One score per task: the mean over its trials.
+
+    Trials of one task are not independent samples of the benchmark; the CI is taken over
+    tasks, so repeating trials narrows it only as far as it really reduces the noise.
+    """
+    by_task: dict[str, list[float]] = {}
+    for episode in episodes:
+        by_task.setdefault(episode.task_id, []).append(episode.score)
+    return [sum(scores) / len(scores) for scores in by_task.values()]
+
+
 def aggregate(episodes: list[EpisodeResult]) -> Aggregate:
     counted = [e for e in episodes if e.status != "error"]
-    mean, low, high = mean_ci([e.score for e in counted])
+    mean, low, high = mean_ci(per_task_scores(counted))
     return Aggregate(
         episodes=len(episodes), counted=len(counted),
         errors=len(episodes) - len(counted), mean_score=mean, ci_low=low, ci_high=high,

@@ -7,6 +7,8 @@ result with ok=False and the reason, never an exception.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -41,13 +43,18 @@ class HarnessTools:
                                     memory_mb=memory_mb, hidden_paths=hidden_paths or [])
         self.tools: dict[str, ToolFn] = {"run_python": self.run_python,
                                          "run_tests": self.run_tests}
+        # Sandboxes at once, over all episodes: each is a process tree with its own limits,
+        # so without this an agent fanning out tool calls could start hundreds.
+        self._slots = asyncio.Semaphore(max(2, 2 * (os.cpu_count() or 1)))
 
     async def run_python(self, code: str, stdin: str = "") -> ToolResult:
         data = stdin.encode() if stdin else None
-        return _report(await run_python(code, policy=self.policy, stdin=data))
+        async with self._slots:
+            return _report(await run_python(code, policy=self.policy, stdin=data))
 
     async def run_tests(self, code: str, tests: str) -> ToolResult:
-        return _report(await run_python(f"{code}\n\n{tests}\n", policy=self.policy))
+        async with self._slots:
+            return _report(await run_python(f"{code}\n\n{tests}\n", policy=self.policy))
 
     def get(self, name: str) -> ToolFn | None:
         return self.tools.get(name)

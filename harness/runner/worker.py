@@ -53,15 +53,19 @@ class RemoteEndpoint:
                 if future is not None and not future.done():
                     future.set_result(reply)
         except ChannelClosed:
-            for future in self._pending.values():
-                future.set_exception(ModelUnavailableError("the harness closed the channel"))
+            for future in list(self._pending.values()):
+                if not future.done():
+                    future.set_exception(ModelUnavailableError("the harness closed the channel"))
 
     async def _request(self, op: str, **fields: Any) -> Any:
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        await self._channel.send({"id": request_id, "op": op, **fields})
-        reply = await future
+        try:
+            await self._channel.send({"id": request_id, "op": op, **fields})
+            reply = await future
+        finally:
+            self._pending.pop(request_id, None)
         if reply.get("ok"):
             return reply.get("value")
         error = reply.get("error") or {}
@@ -108,6 +112,8 @@ def load_agent(agent_dir: Path) -> ModuleType:
 
 
 async def _run(channel: Channel, agent_dir: Path) -> dict[str, Any]:
+    # Everything up to here is harness code; a death before "ready" is the harness's failure.
+    await channel.send({"op": "ready"})
     start = await channel.receive()
     endpoint = RemoteEndpoint(channel)
     pump = asyncio.get_running_loop().create_task(endpoint.pump())

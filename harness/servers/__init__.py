@@ -71,9 +71,9 @@ async def running_model(config: HarnessConfig) -> AsyncIterator[ModelClient]:
     from harness.models.factory import open_client  # the SDKs: only when a model is used
 
     server = server_for(config) if config.spec.needs_local_server else None
-    if server is not None:
-        await asyncio.to_thread(server.start, config.startup_timeout_s)
     try:
+        if server is not None:
+            await asyncio.to_thread(server.start, config.startup_timeout_s)
         client = await open_client(config, base_url=server.base_url if server else None)
         try:
             yield client

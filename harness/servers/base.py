@@ -72,7 +72,11 @@ class ManagedServer:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=self.env, start_new_session=True)
-        self._wait_ready(timeout_s)
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:  # Ctrl-C or a failed start: never leave a server (or a GPU) held
+            self.stop()
+            raise
         return self
 
     def stop(self, grace_s: float = 10.0) -> None:

@@ -29,3 +29,15 @@ def test_errors_are_reported_but_not_counted() -> None:
     agg = aggregate([episode("scored", 1.0), episode("failed", 0.0), episode("error", 0.0)])
     assert (agg.episodes, agg.counted, agg.errors) == (3, 2, 1)
     assert agg.mean_score == 0.5 and agg.pass_rate == 0.5
+
+
+def test_trials_of_one_task_do_not_narrow_the_interval() -> None:
+    def episodes(trials: int) -> list[EpisodeResult]:
+        return [EpisodeResult(task_id=f"t{task}", trial=trial, episode_id=f"{task}-{trial}",
+                              status="scored", score=float(task % 2), passed=task % 2 == 1)
+                for task in range(10) for trial in range(trials)]
+
+    once, ten_times = aggregate(episodes(1)), aggregate(episodes(10))
+    assert once.mean_score == ten_times.mean_score == 0.5
+    assert (once.ci_low, once.ci_high) == (ten_times.ci_low, ten_times.ci_high)
+    assert ten_times.ci_low == pytest.approx(0.2366, abs=1e-3)
