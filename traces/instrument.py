@@ -171,6 +171,20 @@ class TracedModelClient:
             return result
 
 
+@contextmanager
+def internal_span(tracer: Tracer, name: str, attributes: dict[str, Any]) -> Iterator[Span]:
+    """An INTERNAL span made current; an exception marks it failed and goes on unchanged."""
+    with tracer.start_as_current_span(
+        name, kind=SpanKind.INTERNAL, attributes=attributes, record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            record_error(span, exc)
+            raise
+
+
 def _result_value(result: Any) -> str:
     return result if isinstance(result, str) else c.to_json(result)
 
@@ -228,18 +242,8 @@ class TracedTool:
         if self.capture_message_content:
             arguments = {"args": list(args), **kwargs} if args else kwargs
             attributes[c.GEN_AI_TOOL_CALL_ARGUMENTS] = c.to_json(arguments)
-        with self.tracer.start_as_current_span(
-            f"{c.OP_EXECUTE_TOOL} {self.name}",
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                yield span
-            except BaseException as exc:
-                record_error(span, exc)
-                raise
+        with internal_span(self.tracer, f"{c.OP_EXECUTE_TOOL} {self.name}", attributes) as span:
+            yield span
 
     def _finish(self, span: Span, result: Any) -> Any:
         if self.capture_message_content:
@@ -297,15 +301,6 @@ def agent_span(
         start[c.HARNESS_TASK_ID] = task_id
     for key, value in (attributes or {}).items():
         start[key] = c.attribute_value(value)
-    with (tracer or default_tracer()).start_as_current_span(
-        f"{c.OP_INVOKE_AGENT} {name}",
-        kind=SpanKind.INTERNAL,
-        attributes=start,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield span
-        except BaseException as exc:
-            record_error(span, exc)
-            raise
+    with internal_span(tracer or default_tracer(), f"{c.OP_INVOKE_AGENT} {name}",
+                       start) as span:
+        yield span

@@ -40,8 +40,9 @@ def llamacpp_argv(spec: ModelSpec, config: HarnessConfig) -> list[str]:
         # Grammar-constrained tool calls for any chat model (well-formed, if not always apt).
         "--chat_format", "chatml-function-calling",
     ]
-    if config.n_threads:
-        argv += ["--n_threads", str(config.n_threads)]
+    # llama_cpp.server would decode on one thread; use every core unless told otherwise.
+    threads = str(config.n_threads or os.cpu_count() or 1)
+    argv += ["--n_threads", threads, "--n_threads_batch", threads]
     return argv + config.server_args
 
 
