@@ -105,6 +105,24 @@ class Benchmark(Protocol):
         """A gold answer in the benchmark's answer form (tests and anti-gaming only)."""
         ...
 
+    def environment(self, task: Task) -> Environment | None:
+        """A live environment for one episode of `task`, or None when the task has none."""
+        ...
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """Functions an agent can run during an episode (BFCL multi-turn's simulated APIs).
+
+    Rules: one instance per episode, created fresh from the task's starting state; `call`
+    never raises for a bad call (it returns ok=False and the reason); `close` releases it.
+    The runner offers it to the agent as the harness tool `env`, each call a traced span.
+    """
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[bool, str]: ...
+
+    def close(self) -> None: ...
+
 
 class BaseBenchmark(ABC):
     """Shared plumbing: split assignment, per-split task lists and caching.
@@ -130,6 +148,9 @@ class BaseBenchmark(ABC):
 
     @abstractmethod
     def reference_answer(self, task_id: str) -> Any: ...
+
+    def environment(self, task: Task) -> Environment | None:
+        return None
 
     @functools.cached_property
     def _index(self) -> list[TaskRef]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks import bfcl_format as fmt
 from benchmarks.base import BaseBenchmark, Score, Task
+from benchmarks.bfcl_env import BfclEnvironment
 from benchmarks.bfcl_score import score_multi_turn, score_single_turn
 from benchmarks.splits import TaskRef
 
@@ -174,6 +175,12 @@ class BFCL(BaseBenchmark):
             answer_format=MULTI_FORMAT if multi else SINGLE_FORMAT,
             metadata=metadata,
         )
+
+    def environment(self, task: Task) -> BfclEnvironment | None:
+        """Multi-turn tasks run the agent's calls on fresh simulated APIs; others have none."""
+        if self._category.get(task.task_id) not in MULTI_TURN_CATEGORIES:
+            return None
+        return BfclEnvironment(self._entries[task.task_id])
 
     def initial_config(self, task_id: str) -> dict[str, Any]:
         """The simulated APIs' starting state of a multi-turn task (for the runner's env)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.base import Environment
 from harness.errors import HarnessError, ModelUnavailableError
 from harness.models.types import ModelClient
 from harness.runner.channel import Channel
@@ -58,12 +59,14 @@ class EpisodeSetup:
 
 
 async def run_episode(setup: EpisodeSetup, task: TaskView, *, episode_id: str,
-                      attributes: dict[str, Any] | None = None) -> EpisodeOutcome:
+                      attributes: dict[str, Any] | None = None,
+                      environment: Environment | None = None) -> EpisodeOutcome:
     name = setup.agent_dir.name
     with agent_span(name, task_id=task.task_id, episode_id=episode_id,
                     tracer=setup.tracing.tracer, attributes=attributes) as root:
         host = EpisodeHost(model=setup.model, tracer=setup.tracing.tracer, root=root,
-                           tools=setup.tools, token_budget=setup.token_budget)
+                           tools=setup.tools, token_budget=setup.token_budget,
+                           environment=environment)
         outcome = await _drive(setup, task, host)
         host.close_open_agents()
         outcome.host = host

@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from benchmarks.base import Environment
 from harness.errors import HarnessError, ModelRequestError, ModelUnavailableError
 from harness.models.types import ChatResult, MessageLike, ModelClient, ToolLike, Usage
 from harness.runner.tools import HarnessTools, ToolFn
@@ -27,6 +28,7 @@ from traces import conventions as c
 from traces.instrument import TracedModelClient, TracedTool
 
 ROOT = "root"
+ENV_TOOL = "env"  # ctx.tool("env", function=..., arguments={...}): the task environment
 # Sampling parameters an agent may set. Anything else (model, extra_body, n, …) could switch
 # the model, multiply cost or bypass the harness, so it is refused.
 ALLOWED_PARAMS = frozenset({
@@ -54,7 +56,9 @@ class EpisodeHost:
     """Carries out one episode's model calls, tool calls and subagent spans."""
 
     def __init__(self, *, model: ModelClient, tracer: Tracer, root: Span,
-                 tools: HarnessTools, token_budget: int | None = None) -> None:
+                 tools: HarnessTools, token_budget: int | None = None,
+                 environment: Environment | None = None) -> None:
+        self.environment = environment
         self.model = TracedModelClient(model, tracer=tracer)
         self.tracer = tracer
         self.tools = tools
@@ -117,6 +121,8 @@ class EpisodeHost:
         return result
 
     async def tool(self, ref: str, name: str, arguments: dict[str, Any]) -> ToolResult:
+        if name == ENV_TOOL:
+            return await self._env_call(ref, arguments)
         traced = self._traced_tools.get(name)
         if traced is None:
             known = ", ".join(sorted(self._traced_tools))
@@ -130,6 +136,25 @@ class EpisodeHost:
             except (HarnessError, OSError) as error:  # our sandbox failed, not the agent
                 self.infra_error = error
                 return ToolResult(ok=False, output=f"{name} could not run: {error}")
+        return ToolResult.model_validate(result)
+
+    async def _env_call(self, ref: str, request: dict[str, Any]) -> ToolResult:
+        """`env`: run one of the task environment's functions, traced under its own name."""
+        environment = self.environment
+        if environment is None:
+            return ToolResult(ok=False, output="this task has no environment to call")
+        function, arguments = str(request.get("function", "")), request.get("arguments") or {}
+        if not isinstance(arguments, dict):
+            return ToolResult(ok=False, output="env: 'arguments' must be an object")
+
+        async def call(**kwargs: Any) -> dict[str, Any]:
+            ok, output = await environment.call(function, kwargs)
+            return {"ok": ok, "output": output}
+
+        self.tool_calls += 1
+        with self._under(ref):
+            result = await TracedTool(function, call, tracer=self.tracer,
+                                      description="task environment function")(**arguments)
         return ToolResult.model_validate(result)
 
     async def start_agent(self, ref: str, name: str) -> str:

@@ -82,9 +82,15 @@ class EpisodeScheduler:
         for attempt in range(1, attempts + 1):
             episode_id = uuid.uuid4().hex
             started = time.monotonic()
-            outcome = await run_episode(self.setup, view, episode_id=episode_id, attributes={
-                "harness.trial": trial, "harness.attempt": attempt,
-                "harness.benchmark": self.bench.id})
+            environment = self.bench.environment(task)  # fresh state for every attempt
+            try:
+                outcome = await run_episode(
+                    self.setup, view, episode_id=episode_id, environment=environment,
+                    attributes={"harness.trial": trial, "harness.attempt": attempt,
+                                "harness.benchmark": self.bench.id})
+            finally:
+                if environment is not None:
+                    environment.close()
             latency = time.monotonic() - started
             if outcome.host is not None:
                 spent = spent + outcome.host.usage

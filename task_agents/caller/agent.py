@@ -1,9 +1,10 @@
 """Caller: function calling (BFCL), single- and multi-turn. A deliberately plain starter.
 
 Graph: open_turn (append the turn's user messages; offer any tools added at this turn) ->
-call (one model call with the tools: native tool calling, falling back to the `<tool_call>`
-text protocol) -> open_turn for the next turn, or END. Nothing executes the calls, so each
-gets a placeholder result before the next turn.
+call (model calls with the tools: native tool calling, falling back to the `<tool_call>`
+text protocol) -> open_turn for the next turn, or END. In multi-turn tasks each call runs in
+the task's environment (`ctx.tool("env", ...)`) and the model sees its result, for up to
+STEPS_PER_TURN model calls a turn; single-turn calls are answers, not executed.
 Answer: single-turn, the list of calls `[{"name": ..., "arguments": {...}}]` (`[]` for no
 call); multi-turn, one such list per turn. Names are the task's own (dots restored).
 """
@@ -25,6 +26,7 @@ from .tools import Toolbox
 PROMPTS = load_prompts(__file__)
 MODEL_PARAMS: dict[str, Any] = {"max_tokens": 512}
 NATIVE_TOOLS: Native = "auto"
+STEPS_PER_TURN = 4
 
 
 class CallerState(TypedDict, total=False):
@@ -60,13 +62,26 @@ def build_graph(ctx: AgentContext, task: TaskView) -> Any:
 
     async def call(state: CallerState) -> CallerState:
         messages = state["messages"]
-        if messages[-1].role == "assistant":  # an empty turn with nothing new to answer
+        new_tools = bool(added.get(str(state["turn"])))
+        if messages[-1].role == "assistant" and not new_tools:  # nothing new to answer
             return {"calls": [[]], "turn": state["turn"] + 1}
-        result = await call_with_tools(ctx, messages, toolbox.specs, native=NATIVE_TOOLS,
-                                       **MODEL_PARAMS)
-        outputs = [PROMPTS["no_result"]] * len(result.tool_calls)
-        return {"messages": [*messages, *followup_messages(result, outputs)],
-                "calls": [toolbox.as_answer(result.tool_calls)], "turn": state["turn"] + 1}
+        steps = STEPS_PER_TURN if is_multi_turn(task) else 1
+        made: list[dict[str, Any]] = []
+        for _ in range(steps):
+            result = await call_with_tools(ctx, messages, toolbox.specs, native=NATIVE_TOOLS,
+                                           **MODEL_PARAMS)
+            calls = toolbox.as_answer(result.tool_calls)
+            outputs = [await execute(call) for call in calls] if steps > 1 else (
+                [PROMPTS["no_result"]] * len(result.tool_calls))
+            messages = [*messages, *followup_messages(result, outputs)]
+            made += calls
+            if not calls:
+                break
+        return {"messages": messages, "calls": [made], "turn": state["turn"] + 1}
+
+    async def execute(call: dict[str, Any]) -> str:
+        outcome = await ctx.tool("env", function=call["name"], arguments=call["arguments"])
+        return outcome.output if outcome.ok or outcome.output else PROMPTS["no_result"]
 
     def route(state: CallerState) -> str:
         return "open_turn" if state["turn"] < len(turns) else END

@@ -128,7 +128,9 @@ async def test_caller_multi_turn_collects_calls_per_turn(scripted: ScriptedServe
                     tools=[FACTORIAL], metadata={"tools_added_at_turn": {"1": [extra]}})
     scripted.push(Reply.tool_calls_of([("math_factorial", {"number": 3}),
                                        ("math_factorial", {"number": 4})]),
-                  Reply.tool_call("log", {"text": "hi"}),
+                  Reply.text("Both computed."),  # the turn ends when no call is made
+                  Reply.tool_call("log", {"text": "hi"}),  # an empty turn that adds a tool
+                  Reply.text("Logged."),
                   Reply.text("All done."))
     answer = await run_agent(episode, caller, task)
     assert answer == [
@@ -137,11 +139,13 @@ async def test_caller_multi_turn_collects_calls_per_turn(scripted: ScriptedServe
         [{"name": "log", "arguments": {"text": "hi"}}],
         [],
     ]
-    _, second, third = scripted.requests
-    assert [len(r["tools"]) for r in scripted.requests] == [1, 2, 2]
-    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool",
-                                                       "tool"]
-    assert third["messages"][-1] == {"role": "user", "content": "third"}
+    requests = scripted.requests
+    assert [len(r["tools"]) for r in requests] == [1, 1, 2, 2, 2]
+    assert [m["role"] for m in requests[1]["messages"]] == ["system", "user", "assistant",
+                                                            "tool", "tool"]
+    # No environment in this episode: the agent is told so, and goes on.
+    assert "no environment" in requests[1]["messages"][-1]["content"]
+    assert requests[4]["messages"][-1] == {"role": "user", "content": "third"}
 
 
 @pytest.mark.parametrize("task_id", ["simple_python_1", "multi_turn_base_0"])
@@ -150,9 +154,12 @@ async def test_caller_answer_scores_on_bfcl(task_id: str, scripted: ScriptedServ
     bench = BFCL(("simple_python", "multi_turn_base"))
     task = bench.task(task_id)
     gold = bench.reference_answer(task_id)
-    for turn in gold if task_id.startswith("multi") else [gold]:
+    multi = task_id.startswith("multi")
+    for turn in gold if multi else [gold]:
         calls = [(c["name"].replace(".", "_"), c["arguments"]) for c in turn]
         scripted.push(Reply.tool_calls_of(calls) if calls else Reply.text("nothing to do"))
+        if calls and multi:
+            scripted.push(Reply.text("done with this turn"))
     answer = await run_agent(episode, caller, task)
     assert answer == gold
     assert (await bench.score(task, answer)).passed
