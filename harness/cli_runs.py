@@ -25,7 +25,8 @@ def eval_command(
     agent: Annotated[Path, typer.Option(help="Candidate folder holding agent.py.")],
     benchmark: Annotated[str, typer.Option(
         help="Benchmark spec, e.g. humaneval, bfcl:simple_python, jsonl:PATH.")],
-    split: Annotated[str, typer.Option(help="train, held_out or sealed.")] = "train",
+    split: Annotated[str, typer.Option(
+        help="train or held_out (the sealed split is for `harness finalize` only).")] = "train",
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.")] = None,
     task_id: Annotated[list[str] | None, typer.Option(
         "--task-id", help="Run only these task ids (repeatable).")] = None,
