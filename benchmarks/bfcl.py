@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import bfcl_format as fmt
+from benchmarks._isolated import IsolatedError, shared_worker
 from benchmarks.base import BaseBenchmark, Score, Task
 from benchmarks.bfcl_env import BfclEnvironment
-from benchmarks.bfcl_score import score_multi_turn, score_single_turn
+from benchmarks.bfcl_score import score_single_turn
 from benchmarks.splits import TaskRef
 
 DEFAULT_CATEGORIES = (
@@ -38,6 +39,7 @@ SOME_CALL_CATEGORIES = ("live_relevance",)
 MULTI_TURN_CATEGORIES = (
     "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
 )
+MULTI_TURN_TIMEOUT_S = 60.0
 ALL_CATEGORIES = AST_CATEGORIES + NO_CALL_CATEGORIES + SOME_CALL_CATEGORIES + MULTI_TURN_CATEGORIES
 # Gold entries no answer can satisfy under BFCL's own checker, by id, with the reason. They are
 # left out of the task list. Every other gold entry of every category above scores 1.0 through
@@ -213,7 +215,14 @@ class BFCL(BaseBenchmark):
             return Score.fail("empty answer")
         cat, gold = self._category[task.task_id], self._gold[task.task_id]
         if cat in MULTI_TURN_CATEGORIES:
-            return score_multi_turn(entry, gold, answer)
+            # BFCL executes the calls to check them; that runs in a child with limits.
+            try:
+                score: Score = await shared_worker().call(
+                    "benchmarks.bfcl_score:score_multi_turn", entry, gold, answer,
+                    timeout_s=MULTI_TURN_TIMEOUT_S)
+            except IsolatedError as error:
+                return Score.fail(f"checker: {error}")
+            return score
         return score_single_turn(entry, cat, gold, answer, _language_name(cat))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import uuid
 from typing import Any
@@ -77,7 +78,8 @@ def score_multi_turn(entry: dict[str, Any], gold: list[list[str]], answer: Any) 
     # afterwards so the process does not grow.
     tag = f"harness_{uuid.uuid4().hex}"
     try:
-        result = multi_turn_checker(calls, gold, entry, entry["id"].rsplit("_", 1)[0], tag)
+        with decimal.localcontext():  # some APIs set the precision and never restore it
+            result = multi_turn_checker(calls, gold, entry, entry["id"].rsplit("_", 1)[0], tag)
     except Exception as exc:
         return Score.fail(f"checker error: {type(exc).__name__}: {exc}")
     finally:

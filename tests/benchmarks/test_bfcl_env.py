@@ -33,3 +33,31 @@ async def test_foreign_or_malformed_calls_are_refused() -> None:
     ok, why = await env.call("cd", {"folder); import os; (": "x"})
     assert not ok and "not an identifier" in why
     env.close()
+
+
+async def test_a_runaway_call_is_killed_without_stalling_the_harness() -> None:
+    import asyncio
+    import time
+
+    bench = BFCL(("multi_turn_base",))
+    env = bench.environment(bench.task("multi_turn_base_15"))  # involves MathAPI
+    assert env is not None
+    env.timeout_s = 2.0  # type: ignore[attr-defined]
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.1)
+            ticks += 1
+
+    beat = asyncio.create_task(heartbeat())
+    started = time.monotonic()
+    ok, why = await env.call("power", {"base": 10, "exponent": 30_000_000})
+    elapsed = time.monotonic() - started
+    beat.cancel()
+    assert not ok and "ran over 2 s" in why
+    assert elapsed < 10 and ticks >= 10  # the event loop kept running meanwhile
+    ok, why = await env.call("add", {"a": 1, "b": 2})
+    assert not ok and "not available" in why
+    env.close()
