@@ -30,6 +30,7 @@ SealedFlag = Annotated[
 ]
 SeedOpt = Annotated[str, typer.Option("--seed", help="Split seed.")]
 RatiosOpt = Annotated[str, typer.Option("--ratios", help="train,held_out,sealed weights.")]
+DEFAULT_RATIOS_TEXT = "50,30,20"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -99,7 +100,7 @@ def show(
     task_id: Annotated[str | None, typer.Option("--task", "-t", help="Task id.")] = None,
     sealed_ok: SealedFlag = False,
     seed: SeedOpt = DEFAULT_SEED,
-    ratios: RatiosOpt = "50,30,20",
+    ratios: RatiosOpt = DEFAULT_RATIOS_TEXT,
 ) -> None:
     """Print one task as the agent would see it (default: the first task of --split)."""
     try:
@@ -121,6 +122,11 @@ def show(
             if not ids:
                 raise ConfigError("--split", f"{bench.id} has no {chosen} tasks")
             task_id = ids[0]
+        # Another --seed or --ratios must not unseal a task that the default split seals.
+        if not sealed_ok and _load(name, DEFAULT_SEED, DEFAULT_RATIOS_TEXT).split_of(
+                task_id) == "sealed":
+            raise ConfigError("--task", f"{task_id} is sealed under the default split; pass "
+                              "--i-know-this-is-sealed if you really mean to")
         task = bench.task(task_id)
     except ConfigError as exc:
         raise _fail(str(exc)) from None

@@ -39,7 +39,10 @@ def test_show_prints_the_task_as_the_agent_sees_it() -> None:
 def test_sealed_tasks_need_the_flag() -> None:
     bench = get_benchmark("humaneval")
     sealed = next(r.task_id for r in bench.index() if bench.split_of(r.task_id) == "sealed")
-    for args in (["show", "humaneval", "--split", "sealed"], ["show", "humaneval", "-t", sealed]):
+    for args in (["show", "humaneval", "--split", "sealed"], ["show", "humaneval", "-t", sealed],
+                 # another seed or ratios must not unseal what the default split seals
+                 ["show", "humaneval", "-t", sealed, "--ratios", "100,0,0"],
+                 ["show", "humaneval", "-t", sealed, "--seed", "other"]):
         refused = runner.invoke(app, args)
         assert refused.exit_code == 2 and "--i-know-this-is-sealed" in refused.output
         assert "def " not in refused.output
