@@ -10,16 +10,18 @@ between calls (an episode's API instances), so one `IsolatedWorker` serves one e
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
-import multiprocessing
 import resource
+import socket
+import subprocess
+import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
 MEMORY_MB = 2048
-_CTX = multiprocessing.get_context("spawn")  # no inherited threads, locks or loops
 
 
 def _serve(conn: Connection, memory_mb: int) -> None:
@@ -46,10 +48,15 @@ class IsolatedWorker:
     """A child process that runs `module:function(*args)` calls one at a time."""
 
     def __init__(self, memory_mb: int = MEMORY_MB) -> None:
-        self._conn, child = _CTX.Pipe()
-        self._process = _CTX.Process(target=_serve, args=(child, memory_mb), daemon=True)
-        self._process.start()
-        child.close()
+        # A fresh interpreter (no inherited threads, locks or event loops), talking over a
+        # socketpair; unlike multiprocessing's spawn it never re-imports the parent's __main__.
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._isolated", "--fd", str(theirs.fileno()),
+             "--memory-mb", str(memory_mb)], pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._conn = Connection(ours.detach())
         # A thread lock, not an asyncio one: a shared worker outlives any one event loop.
         self._lock = threading.Lock()
         self.dead: str | None = None
@@ -81,9 +88,9 @@ class IsolatedWorker:
         raise IsolatedError(why)
 
     def close(self) -> None:
-        if self._process.is_alive():
+        if self._process.poll() is None:
             self._process.kill()
-        self._process.join(timeout=5)
+        self._process.wait(timeout=5)
         self._conn.close()
 
 
@@ -98,3 +105,15 @@ def shared_worker() -> IsolatedWorker:
         if _shared is None or _shared.dead:
             _shared = IsolatedWorker()
         return _shared
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="benchmarks._isolated")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--memory-mb", type=int, default=MEMORY_MB)
+    args = parser.parse_args()
+    _serve(Connection(args.fd), args.memory_mb)
+
+
+if __name__ == "__main__":
+    main()

@@ -69,12 +69,14 @@ def _check_json_value(value: Any, where: str) -> None:
 
 def parse_answer(answer: Any) -> Any:
     """JSON text -> structure; a structure is returned as is (after a JSON-type check)."""
-    if isinstance(answer, str):
-        try:
+    try:
+        if isinstance(answer, str):
             answer = json.loads(answer)
-        except json.JSONDecodeError as exc:
-            raise AnswerFormatError(f"not JSON: {exc}") from None
-    _check_json_value(answer, "answer")
+        _check_json_value(answer, "answer")
+    except json.JSONDecodeError as exc:
+        raise AnswerFormatError(f"not JSON: {exc}") from None
+    except RecursionError:  # absurd nesting: a malformed answer, not a crash of the scorer
+        raise AnswerFormatError("answer is nested too deeply") from None
     return answer
 
 

@@ -73,11 +73,13 @@ def _load(text: str) -> Any:
     text = _FENCE.sub("", text.strip())
     try:
         return json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
+        why = f"{error.msg} at {error.pos}" if isinstance(error, json.JSONDecodeError) else (
+            "nested too deeply")
         try:
             return ast.literal_eval(text)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            raise ValueError(f"not JSON: {error.msg} at {error.pos}") from None
+            raise ValueError(f"not JSON: {why}") from None
 
 
 def _arguments(obj: dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
@@ -127,16 +129,21 @@ def _calls_in_block(block: str, start: int) -> list[ToolCall]:
     return [call for call in calls if call is not None]
 
 
+MAX_SCAN_FAILURES = 200
+
+
 def _bare_json_values(text: str) -> list[Any]:
     """Every top-level JSON object or list embedded in the text, in order."""
     decoder = json.JSONDecoder()
     values: list[Any] = []
-    position = 0
-    while (match := _OPENER.search(text, position)) is not None:
+    position, failures = 0, 0
+    # Each failed attempt costs up to the rest of the text; bound them, so a reply of 100,000
+    # opening braces stays cheap.
+    while failures < MAX_SCAN_FAILURES and (match := _OPENER.search(text, position)) is not None:
         try:
             value, end = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            position = match.start() + 1
+        except (json.JSONDecodeError, RecursionError):
+            position, failures = match.start() + 1, failures + 1
             continue
         values.append(value)
         position = end

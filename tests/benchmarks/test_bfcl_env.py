@@ -61,3 +61,10 @@ async def test_a_runaway_call_is_killed_without_stalling_the_harness() -> None:
     ok, why = await env.call("add", {"a": 1, "b": 2})
     assert not ok and "not available" in why
     env.close()
+
+
+async def test_absurdly_nested_answers_score_zero() -> None:
+    bench = BFCL(("simple_python", "multi_turn_base"))
+    for task_id in ("simple_python_0", TASK):
+        score = await bench.score(bench.task(task_id), "[" * 5000)
+        assert (score.value, score.detail) == (0.0, "answer format: answer is nested too deeply")

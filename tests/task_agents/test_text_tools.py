@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from harness.models.types import ChatResult, ToolCall
 from harness.testing import Reply, ScriptedServer
 from task_agents.lib.context import AgentContext
@@ -151,3 +153,12 @@ async def test_native_followup_uses_tool_messages(scripted: ScriptedServer,
     assert second.tool_calls == [] and second.text == "plain text, no call"
     assert scripted.requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "c1",
                                                     "content": "rain"}
+
+
+@pytest.mark.parametrize("reply", ["<tool_call>" + "[" * 5000, "[" * 5000, "{" * 100_000])
+def test_absurd_nesting_is_not_a_call_and_not_a_crash(reply: str) -> None:
+    import time
+
+    started = time.monotonic()
+    assert parse_tool_calls(reply) == []
+    assert time.monotonic() - started < 2
