@@ -49,23 +49,38 @@ ANSWER_FORMAT = (
 )
 _TAGGED = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_LABELLED = re.compile(r"^\s*(?:final answer|answer|####)\s*[:=]?\s*(.+?)\s*$", re.I | re.M)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# Line-local and linear: `[ \t]*` never crosses a newline, the capture is greedy and stripped
+# afterwards (a lazy capture before `\s*$` is quadratic on long runs of blanks).
+_LABELLED = re.compile(
+    r"^[ \t*]*(?:(?:final[ \t]+)?answer[ \t*]*[:=]|####)[ \t]*([^\n]*)$", re.I | re.M)
+_NUMBER = re.compile(r"-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def extract_final_answer(text: str, numeric: bool) -> str:
     """The final answer in a reply: <answer> tag, \\boxed{}, an `Answer:` line, else (numeric)
     the last number, else the last non-empty line."""
+    labelled = False
     for pattern in (_TAGGED, _BOXED, _LABELLED):
-        found = pattern.findall(text)
+        found = [f.strip().strip("*`").strip() for f in pattern.findall(text)]
+        found = [f for f in found if f]
         if found:
-            text = found[-1].strip()
+            text, labelled = found[-1], True
             break
     if numeric:
-        numbers = _NUMBER.findall(text)
-        return numbers[-1].replace(",", "") if numbers else text.strip()
+        return _number_in(text, labelled) or text.strip()
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
+
+
+def _number_in(text: str, labelled: bool) -> str | None:
+    """In a marked answer the result is after the last "=", else its first number
+    ("42 (6 * 7)", "42 apples from 6 boxes of 7"); in free text, the last number."""
+    if labelled and "=" in text:
+        text = text.rsplit("=", 1)[1]
+    numbers = _NUMBER.findall(text)
+    if not numbers:
+        return None
+    return (numbers[0] if labelled else numbers[-1]).replace(",", "")
 
 
 def _coerce(value: str) -> Any:

@@ -20,9 +20,10 @@ import re
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _TAGGED = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+# Line-local and linear (no `\s*` across newlines, no lazy capture before trailing blanks).
 _LABELLED = re.compile(
-    r"^\s*\**(?:(?:final answer|answer)\**\s*[:=]|####)\**\s*(.+?)\s*$", re.I | re.M)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+    r"^[ \t*]*(?:(?:final[ \t]+)?answer[ \t*]*[:=]|####)[ \t*]*([^\n]*)$", re.I | re.M)
+_NUMBER = re.compile(r"-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 _CODE_START = re.compile(r"^(?:def |async def |import |from |class |@)", re.M)
 
@@ -48,6 +49,13 @@ def last_number(text: str) -> str | None:
     return numbers[-1].replace(",", "") if numbers else None
 
 
+def answer_number(answer: str) -> str | None:
+    """The number a marked answer gives: after its last "=", else its first number."""
+    tail = answer.rsplit("=", 1)[1] if "=" in answer else answer
+    numbers = _NUMBER.findall(tail)
+    return numbers[0].replace(",", "") if numbers else None
+
+
 def last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -58,7 +66,7 @@ def final_answer(text: str, *, numeric: bool = False) -> str:
     body = strip_think(text)
     answer = labelled_answer(body)
     if numeric:
-        number = last_number(answer if answer is not None else body)
+        number = answer_number(answer) if answer is not None else last_number(body)
         if number is not None:
             return number
     if answer is not None:

@@ -59,3 +59,25 @@ def test_same_tasks_in_another_process(run_python_subprocess: Callable[..., str]
     code = ("from benchmarks import get_benchmark\n"
             f"print(get_benchmark('countdown').task({first.task_id!r}).prompt)\n")
     assert run_python_subprocess(code, {"PYTHONHASHSEED": "7"}).strip() == first.prompt.strip()
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("Answer: 42 (6 * 7)", "42"), ("Answer: 42 apples, from 6 boxes of 7", "42"),
+    ("**Answer:** 17", "17"), ("Answer: 3 + 4 = 7", "7"), ("#### 1,234", "1234"),
+    ("Answering this needs care.\nWe get 12 total", "12"),
+])
+def test_scorer_takes_the_number_the_answer_gives(text: str, number: str) -> None:
+    from benchmarks.reasoning import extract_final_answer
+
+    assert extract_final_answer(text, numeric=True) == number
+
+
+@pytest.mark.parametrize("text", ["\n" * 40_000 + "x", "Answer: 4" + " " * 40_000 + "2"])
+def test_scorer_extraction_is_linear(text: str) -> None:
+    import time
+
+    from benchmarks.reasoning import extract_final_answer
+
+    started = time.monotonic()
+    extract_final_answer(text, numeric=True)
+    assert time.monotonic() - started < 0.5

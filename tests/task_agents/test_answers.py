@@ -50,3 +50,21 @@ def test_extract_code_without_fences_and_unclosed_fence() -> None:
 def test_fill_replaces_only_named_placeholders() -> None:
     template = "Q: {prompt}\nKeep {this} and {\"json\": 1}"
     assert fill(template, prompt="a {prompt} b") == 'Q: a {prompt} b\nKeep {this} and {"json": 1}'
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("Answer: 42 (6 * 7)", "42"), ("Answer: 42 apples, from 6 boxes of 7", "42"),
+    ("Final answer: 1.5e3", "1.5e3"), ("**Answer:** 17", "17"), ("Answer: 3 + 4 = 7", "7"),
+    ("Answering this needs care.\nWe get 12 total", "12"), ("#### 1,234", "1234"),
+])
+def test_the_number_a_marked_answer_gives(text: str, number: str) -> None:
+    assert final_answer(text, numeric=True) == number
+
+
+@pytest.mark.parametrize("text", ["\n" * 40_000 + "x", "Answer: 4" + " " * 40_000 + "2"])
+def test_extraction_is_linear_on_degenerate_output(text: str) -> None:
+    import time
+
+    started = time.monotonic()
+    final_answer(text, numeric=True)
+    assert time.monotonic() - started < 0.5
