@@ -37,11 +37,15 @@ def tasks_to_dataset(tasks: list[Task]) -> Any:
 
 def load_dataset_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a dataset saved with `Dataset.save_to_disk` (a DatasetDict: its splits, in order,
-    each row tagged with `split` unless it has one)."""
+    each row tagged with `split` unless it has one). A DatasetDict with a single split is not
+    an official split (everything would be train, leaving nothing held out): its rows are
+    split by hash like any other."""
     _offline()
     import datasets
 
     loaded = datasets.load_from_disk(str(path), keep_in_memory=True)
+    if isinstance(loaded, datasets.DatasetDict) and len(loaded) == 1:
+        return list(next(iter(loaded.values())).to_list())
     if isinstance(loaded, datasets.DatasetDict):
         rows: list[dict[str, Any]] = []
         for name, part in loaded.items():

@@ -15,6 +15,8 @@ what it is given, so handing it a whole chain of thought would score the wrong n
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -109,6 +111,7 @@ class ReasoningGym(BaseBenchmark):
     def __init__(self, name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rg_name, defaults, self.numeric, self.description = GENERATORS[name]
+        self._defaults = defaults
         self.params = {**defaults, **(params or {})}
         extra = {k: v for k, v in (params or {}).items() if defaults.get(k) != v}
         self.id = name + (":" + ",".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
@@ -133,7 +136,19 @@ class ReasoningGym(BaseBenchmark):
 
     def _refs(self) -> list[TaskRef]:
         seed = self.params["seed"]
-        return [TaskRef(f"{self.rg_name}-{seed}-{i}", self.rg_name) for i in range(self.size)]
+        return [TaskRef(f"{self.rg_name}-{seed}{self._variant}-{i}", self.rg_name)
+                for i in range(self.size)]
+
+    @functools.cached_property
+    def _variant(self) -> str:
+        """"" with the default generator settings, else a short digest of them: other
+        settings make other questions, which must not share task ids (size only counts)."""
+        changed = {k: v for k, v in self.params.items()
+                   if k not in ("size", "seed") and self._defaults.get(k) != v}
+        if not changed:
+            return ""
+        digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()
+        return f"-p{digest[:8]}"
 
     @functools.cache  # noqa: B019 - benchmarks live for the whole process
     def _entry(self, task_id: str) -> dict[str, Any]:

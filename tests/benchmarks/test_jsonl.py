@@ -113,3 +113,13 @@ async def test_saved_dataset_loads_through_the_same_schema(tmp_path: Path) -> No
     bad.save_to_disk(str(tmp_path / "bad"))
     with pytest.raises(ConfigError, match=r"bad:1: answer: missing"):
         get_benchmark(f"dataset:{tmp_path / 'bad'}")
+
+
+def test_a_dataset_with_only_a_train_split_is_split_by_hash(tmp_path: Path) -> None:
+    import datasets
+
+    rows = [{"task_id": f"q{i}", "prompt": f"{i}+1?", "answer": str(i + 1)} for i in range(20)]
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(
+        str(tmp_path / "only-train"))
+    counts = get_benchmark(f"dataset:{tmp_path / 'only-train'}").split_counts()
+    assert counts == {"train": 10, "held_out": 6, "sealed": 4}

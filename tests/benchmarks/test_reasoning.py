@@ -81,3 +81,12 @@ def test_scorer_extraction_is_linear(text: str) -> None:
     started = time.monotonic()
     extract_final_answer(text, numeric=True)
     assert time.monotonic() - started < 0.5
+
+
+def test_other_generator_settings_get_other_task_ids() -> None:
+    from benchmarks.registry import get_benchmark
+
+    plain = get_benchmark("arithmetic").index()[0].task_id
+    assert get_benchmark("arithmetic:size=300").index()[0].task_id == plain  # size only counts
+    harder = get_benchmark("arithmetic:min_terms=3,max_terms=3").index()[0].task_id
+    assert harder != plain and harder.startswith("basic_arithmetic-20250104-p")
