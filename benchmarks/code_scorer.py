@@ -1,20 +1,39 @@
-"""Run a program that ends in unit tests inside the harness sandbox and turn it into a `Score`.
+"""Score candidate code by unit tests, sandboxed, so that the candidate cannot game the result.
 
-Used by HumanEval and by `jsonl:` tasks that carry `tests`. The candidate code is untrusted:
-it runs through `harness.sandbox.run_python` with time, CPU, memory, process and file limits,
-no network, and every path that holds benchmark data hidden (`protected_paths()`).
+Used by HumanEval and by `jsonl:` tasks that carry `tests`. Everything runs in ONE
+`harness.sandbox.run_python` call (time, CPU, memory, process and file limits, no network,
+every path holding benchmark data hidden by `protected_paths()`), split in two processes:
 
-A pass needs all of: exit status 0, not killed, and the last line of stdout equal to a random
-marker printed after the tests. A candidate that calls `sys.exit(0)` / `os._exit(0)` before the
-tests run therefore fails. (The marker is inside the program, so a candidate written to read
-its own source could still forge it; that is anti-gaming's job, not the sandbox's.)
+* the trusted checker (`_checker_program`, the sandbox's main.py) gets the tests, the setup
+  code (HumanEval: the task's prompt, for helpers such as `encode_cyclic`) and a random pass
+  marker on stdin, never in a file; it makes itself non-dumpable, starts the child and runs the
+  tests with each tested function replaced by a proxy;
+* the child (`_child_program`, child.py) loads the candidate's code (candidate.py) and answers
+  each proxy call: arguments and results cross as plain data only (`_plain_codec`: None, bool,
+  int, float, str, bytes, list, tuple, dict, set, frozenset, nested). An object with its own
+  `__eq__`, a generator or a function cannot cross: the call fails. An exception raised by the
+  candidate is raised in the tests as its nearest builtin exception type (RuntimeError for
+  SystemExit and the like). Each call has a timeout (`call_timeout_s`).
+
+The candidate's process never holds the tests or the marker and cannot write to the
+checker's stdout; exiting, killing the checker or printing anything makes no pass. A pass
+needs exit status 0 and the marker as the last line of the checker's stdout. The child's
+stdout/stderr (the candidate's prints) are discarded. A failed call (timeout, value that is not
+plain data, crash) fails the run even if the tests catch the exception. Limits: tests can only
+call the candidate's top-level *functions* (HumanEval: the entry point; jsonl: all of them but
+those named like a builtin, which stay the real builtin), with plain data; classes, instances and
+constants do not cross, and the tests do not see a function mutate its arguments.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import secrets
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks.base import Score
@@ -58,14 +77,12 @@ def _policy(**overrides: Any) -> Any:
     )
 
 
-async def run_tests(program: str, **limits: Any) -> Score:
-    """Run `program` (candidate code followed by its tests) sandboxed; pass iff tests pass."""
-    from harness.sandbox import run_python
+@functools.cache
+def _program(name: str) -> str:
+    return (Path(__file__).resolve().parent / name).read_text(encoding="utf-8")
 
-    marker = f"__harness_tests_passed_{secrets.token_hex(16)}__"
-    code = f"{program}\n\nprint({marker!r}, flush=True)\n"
-    async with _limiter():
-        result = await run_python(code, policy=_policy(**limits))
+
+def _verdict(result: Any, marker: str) -> Score:
     isolation = "" if result.isolated else " [not isolated: sandbox fell back to plain process]"
     out_lines = result.stdout.strip().splitlines()
     if result.timed_out:
@@ -78,5 +95,35 @@ async def run_tests(program: str, **limits: Any) -> Score:
         return Score.fail(
             f"exited before the tests finished (exit 0, no completion marker){isolation}"
         )
-    reason = _tail(result.stderr) or _tail(result.stdout) or "no output"
+    reason = _tail(result.stderr, lines=12, chars=1500) or "no output"
     return Score.fail(f"tests failed (exit {result.returncode}): {reason}{isolation}")
+
+
+async def run_tests(candidate: str, tests: str = "", *, setup: str = "",
+                    functions: Sequence[str] | None = None, call_timeout_s: float = 6.0,
+                    **limits: Any) -> Score:
+    """Load `candidate` (Python source) in a child process and run `tests` (trusted Python)
+    against it, sandboxed; pass iff the candidate loads and the tests raise nothing.
+
+    `setup` runs first in the tests' namespace (trusted code, e.g. the task's prompt); then
+    each name in `functions` (default: every top-level function the candidate defines) is
+    bound there to a proxy that calls the candidate's function with plain data. `limits`
+    override `DEFAULT_LIMITS` (and may set `readonly_paths`)."""
+    from harness.sandbox import run_python
+
+    try:
+        candidate.encode("utf-8")
+    except UnicodeEncodeError:
+        return Score.fail("the code is not valid UTF-8 text (lone surrogates)")
+    marker = f"__harness_tests_passed_{secrets.token_hex(16)}__"
+    policy = _policy(**limits)
+    job = {"marker": marker, "setup": setup, "tests": tests,
+           "functions": None if functions is None else list(functions),
+           "call_timeout_s": call_timeout_s, "load_timeout_s": policy.wall_time_s}
+    files = {"candidate.py": candidate, "child.py": _program("_child_program.py"),
+             "plain_codec.py": _program("_plain_codec.py")}
+    stdin = json.dumps(job, ensure_ascii=True).encode("ascii")
+    async with _limiter():
+        result = await run_python(_program("_checker_program.py"), policy=policy,
+                                  files=files, stdin=stdin)
+    return _verdict(result, marker)

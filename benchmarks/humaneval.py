@@ -48,16 +48,25 @@ def extract_code(answer: str) -> str:
     return max(blocks, key=len) if blocks else answer
 
 
-def build_program(problem: dict[str, Any], answer: str) -> str:
+def build_candidate(problem: dict[str, Any], answer: str) -> str:
+    """The candidate module: the prompt completed by the answer."""
     code = extract_code(answer)
     entry = problem["entry_point"]
     if re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
         # A whole definition: keep the prompt (imports, helper functions) and let the answer's
         # definition replace the prompt's docstring-only one.
-        body = problem["prompt"] + "\n    pass\n\n" + code
-    else:
-        body = problem["prompt"] + code
-    return f"{body}\n\n{problem['test']}\n\ncheck({entry})\n"
+        return problem["prompt"] + "\n    pass\n\n" + code
+    return problem["prompt"] + code
+
+
+def build_tests(problem: dict[str, Any]) -> str:
+    return f"{problem['test']}\n\ncheck({problem['entry_point']})\n"
+
+
+def build_program(problem: dict[str, Any], answer: str) -> str:
+    """Candidate and tests as one program (for reading and local runs; scoring keeps them in
+    separate processes)."""
+    return f"{build_candidate(problem, answer)}\n\n{build_tests(problem)}"
 
 
 class HumanEval(BaseBenchmark):
@@ -91,4 +100,5 @@ class HumanEval(BaseBenchmark):
         problem = self._problems.get(task.task_id)
         if problem is None:
             return Score.fail(f"unknown task {task.task_id!r}")
-        return await run_tests(build_program(problem, answer))
+        return await run_tests(build_candidate(problem, answer), build_tests(problem),
+                               setup=problem["prompt"], functions=[problem["entry_point"]])

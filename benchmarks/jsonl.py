@@ -31,7 +31,8 @@ SPLIT_ALIASES: dict[str, Split] = {
     "train": "train", "held_out": "held_out", "validation": "held_out", "valid": "held_out",
     "dev": "held_out", "sealed": "sealed", "test": "sealed",
 }
-CODE_FORMAT = "Reply with Python code; it is run followed by unit tests you do not see."
+CODE_FORMAT = ("Reply with Python code; unit tests you do not see call its top-level functions "
+               "with plain data (numbers, strings, lists, dicts, ...).")
 
 
 def _type_name(value: Any) -> str:
@@ -178,7 +179,9 @@ class JsonlBenchmark(BaseBenchmark):
         if not isinstance(answer, str) or not answer.strip():
             return Score.fail("empty answer")
         if "tests" in row:
-            return await run_tests(f"{extract_code(answer)}\n\n{row['tests']}\n")
+            # The tests run apart from the answer; they can call its top-level functions,
+            # with plain data (see code_scorer), but not its classes or other objects.
+            return await run_tests(extract_code(answer), row["tests"])
         return _match(row, answer)
 
 

@@ -81,6 +81,13 @@ class Reply:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # The stdlib's listen backlog is 5: a burst of concurrent clients (64 episodes) would be
+    # refused connections while the accept loop catches up.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class ScriptedServer:
     """Serve scripted chat completions on 127.0.0.1; use as a context manager."""
 
@@ -94,8 +101,7 @@ class ScriptedServer:
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

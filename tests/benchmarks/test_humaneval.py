@@ -41,4 +41,4 @@ async def test_exiting_before_the_tests_does_not_pass() -> None:
     for trick in ("    import sys; sys.exit(0)\n", "    pass\nimport os\nos._exit(0)\n"):
         score = await bench.score(task, trick)
         assert not score.passed, trick
-    assert "no completion marker" in score.detail
+    assert "candidate process exited with status 0" in score.detail
