@@ -15,8 +15,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 
-echo "installing harness-optimizer[$extras] (a first install compiles llama-cpp-python:" \
-     "about 13 min on 2 cores; pip caches the wheel, later installs take seconds)"
+echo "installing harness-optimizer[$extras] (a first install compiles llama-cpp-python, 5 to" \
+     "13 min on 2 cores; pip caches the wheel, later installs take seconds)"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 
 # bfcl-eval's own requirements pin an old numpy and pull torch and every provider SDK; its
