@@ -14,6 +14,8 @@ import resource
 import sys
 
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+SIGKILL = 9
 
 
 def _set_limits(limits: dict[str, list[int]]) -> None:
@@ -41,6 +43,14 @@ def _no_new_privs() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def _die_with_parent() -> None:
+    # If the harness is killed outright, nobody enforces the wall clock any more: the program
+    # goes with it (bwrap's --die-with-parent does this too; the fallbacks have only this).
+    # Set after the privilege drop, which clears it; it survives the exec.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+
+
 def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     program = argv[2:]
@@ -48,6 +58,7 @@ def main(argv: list[str]) -> None:
         _set_limits(config["limits"])
         _drop_privileges(config.get("uid"), config.get("gid"))
         _no_new_privs()
+        _die_with_parent()
         os.umask(config.get("umask", 0o022))
     except OSError as exc:
         sys.stderr.write(f"sandbox launcher: cannot apply limits: {exc}\n")
