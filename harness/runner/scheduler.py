@@ -23,7 +23,7 @@ from benchmarks.base import Benchmark, Task
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.models.types import ModelClient, Usage
-from harness.runner.episode import EpisodeOutcome, EpisodeSetup, run_episode
+from harness.runner.episode import EpisodeOutcome, EpisodeSetup, reachable, run_episode
 from harness.runner.results import EpisodeResult, RunResult
 from task_agents.lib.context import TaskView
 
@@ -140,18 +140,15 @@ class EpisodeScheduler:
 
 
 async def wait_until_reachable(model: ModelClient, timeout_s: float) -> bool:
-    """Poll the model server (its model list) until it answers, up to `timeout_s`."""
-    list_models = getattr(model, "list_models", None)
+    """Poll the model server until it answers (backing off), up to `timeout_s`."""
+    if not hasattr(model, "list_models"):  # nothing to ask (Anthropic): just back off
+        await asyncio.sleep(min(5.0, timeout_s))
+        return True
     deadline = time.monotonic() + timeout_s
     delay = 0.5
     while time.monotonic() < deadline:
-        if list_models is None:  # nothing to ask (Anthropic): back off and try again
-            await asyncio.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+        if await reachable(model, timeout_s=max(0.1, min(5.0, deadline - time.monotonic()))):
             return True
-        try:
-            await list_models()
-            return True
-        except Exception:
-            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 5.0)
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 5.0)
     return False
