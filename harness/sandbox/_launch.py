@@ -129,8 +129,9 @@ def _limits(policy: SandboxPolicy) -> dict[str, list[int]]:
     }
 
 
-def launcher_argv(policy: SandboxPolicy, uid: int | None) -> list[str]:
-    config = {"limits": _limits(policy), "uid": uid, "gid": uid, "umask": 0o022}
+def launcher_argv(policy: SandboxPolicy, uid: int | None, parent_pid: int | None) -> list[str]:
+    config = {"limits": _limits(policy), "uid": uid, "gid": uid, "umask": 0o022,
+              "parent_pid": parent_pid}
     return [sys.executable, "-I", "-S", "-c", _LAUNCHER_SOURCE, json.dumps(config)]
 
 
@@ -163,7 +164,10 @@ def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: 
             prefix = bwrap_argv(policy, workdir, as_root=is_root())
         elif kind == "unshare":
             prefix = unshare_argv(policy)
-        full = prefix + launcher_argv(policy, uid) + list(argv)
+        # bwrap puts the launcher in a pid namespace under its own init (and has
+        # --die-with-parent); elsewhere the launcher's parent is this process.
+        parent_pid = None if kind == "bwrap" else os.getpid()
+        full = prefix + launcher_argv(policy, uid, parent_pid) + list(argv)
         return Launch(full, environment(policy, kind, workdir), workdir, uid)
     except BaseException:
         Launch([], {}, workdir, uid).release()

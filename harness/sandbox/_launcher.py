@@ -3,7 +3,8 @@
 It runs *inside* the sandbox as `python -I -S -c <this source> <config-json> <argv...>`, so
 it imports nothing but the standard library and must stay self-contained. Config keys:
 `limits` (resource name without "RLIMIT_" -> [soft, hard]), `uid`/`gid` (drop to them when
-set; needs root), `umask`. Exit status 127 means the program could not be started.
+set; needs root), `umask`, `parent_pid` (the harness's pid where no pid namespace hides it).
+Exit status 127 means the program could not be started; 137, that the harness was gone.
 """
 
 import contextlib
@@ -51,6 +52,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
 
 
+def _parent_still_there(parent_pid: int | None) -> bool:
+    # The death signal only covers a parent that dies after it was set: a harness killed while
+    # this launcher was starting has already handed us to a reaper, so go now.
+    return parent_pid is None or os.getppid() == parent_pid
+
+
 def main(argv: list[str]) -> None:
     config = json.loads(argv[1])
     program = argv[2:]
@@ -59,6 +66,8 @@ def main(argv: list[str]) -> None:
         _drop_privileges(config.get("uid"), config.get("gid"))
         _no_new_privs()
         _die_with_parent()
+        if not _parent_still_there(config.get("parent_pid")):
+            os._exit(137)
         os.umask(config.get("umask", 0o022))
     except OSError as exc:
         sys.stderr.write(f"sandbox launcher: cannot apply limits: {exc}\n")

@@ -55,3 +55,19 @@ def test_program_dies_with_a_killed_harness(kind: str, monkeypatch: pytest.Monke
     while _processes(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _processes(marker)
+
+
+def test_launcher_refuses_to_start_once_its_parent_is_gone(tmp_path) -> None:
+    # A harness killed while the launcher was still starting: the launcher's parent is no
+    # longer the harness, and the death signal it sets would never fire, so it must not run.
+    from harness.sandbox._launch import launcher_argv
+    from harness.sandbox._models import SandboxPolicy
+
+    flag = tmp_path / "ran"
+    program = [sys.executable, "-c", f"open({str(flag)!r}, 'w').close()"]
+    gone = launcher_argv(SandboxPolicy(), uid=None, parent_pid=os.getpid() + 1_000_000)
+    assert subprocess.run(gone + program).returncode == 137
+    assert not flag.exists()
+    here = launcher_argv(SandboxPolicy(), uid=None, parent_pid=os.getpid())
+    assert subprocess.run(here + program).returncode == 0
+    assert flag.exists()
