@@ -93,7 +93,8 @@ def print_results(result: RunResult) -> None:
                   f"over {agg.counted} episodes · pass rate {agg.pass_rate:.1%} · "
                   f"{agg.errors} infrastructure errors (not counted) · "
                   f"{agg.input_tokens}/{agg.output_tokens} tokens · ${agg.cost_usd:.4f} · "
-                  f"isolation {result.isolation}")
+                  f"isolation {result.isolation}"
+                  + (" (forked workers)" if result.forked_workers else ""))
 
 
 def resolve_run(run: str) -> Path:

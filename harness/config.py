@@ -90,6 +90,10 @@ class HarnessConfig(BaseSettings):
     require_sandbox: bool = Field(
         False, description="Fail instead of running candidates without namespace isolation."
     )
+    fork_server: bool = Field(
+        True, description="Fork episode workers from a preloaded sandboxed server (needs "
+        "bubblewrap and root; elsewhere, or when false, each worker is a fresh sandbox)."
+    )
     price_input_per_mtok: float = Field(
         0.0, ge=0, description="USD per million input tokens, for cost reports."
     )

@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,9 @@ from harness.models.types import ModelClient
 from harness.runner.channel import Channel
 from harness.runner.host import EpisodeHost
 from harness.runner.serve import Served, serve_worker
-from harness.sandbox import SandboxPolicy, SandboxProcess, SandboxResult, spawn
+from harness.runner.workers import WorkerPool
+from harness.sandbox import SandboxResult, Supervised
+from harness.sandbox._forkserver import LOST
 from task_agents.lib.context import TaskView
 from traces.instrument import agent_span
 from traces.setup import TracingHandle
@@ -54,7 +53,7 @@ class EpisodeSetup:
     model: ModelClient
     tracing: TracingHandle
     tools: Any  # HarnessTools
-    policy: SandboxPolicy
+    workers: WorkerPool
     token_budget: int | None = None
 
 
@@ -85,29 +84,22 @@ def _status_of(outcome: EpisodeOutcome) -> str:
 
 
 async def _drive(setup: EpisodeSetup, task: TaskView, host: EpisodeHost) -> EpisodeOutcome:
-    workdir = Path(tempfile.mkdtemp(prefix="harness-episode-"))
     to_worker_r, to_worker_w = os.pipe()
     from_worker_r, from_worker_w = os.pipe()
-    argv = [sys.executable, "-I", "-m", "harness.runner.worker", "--read-fd", str(to_worker_r),
-            "--write-fd", str(from_worker_w), "--agent", str(setup.agent_dir)]
     try:
-        try:
-            process = await spawn(argv, policy=setup.policy, workdir=workdir,
-                                  pass_fds=(to_worker_r, from_worker_w))
-        except HarnessError as error:
-            for fd in (to_worker_w, from_worker_r):
-                os.close(fd)
-            return EpisodeOutcome(infra_error=f"sandbox: {error}", error_kind="sandbox")
-        finally:
-            os.close(to_worker_r)
-            os.close(from_worker_w)
-        return await _converse(setup, task, host, process, from_worker_r, to_worker_w)
+        process = await setup.workers.start(setup.agent_dir, to_worker_r, from_worker_w)
+    except HarnessError as error:
+        for fd in (to_worker_w, from_worker_r):
+            os.close(fd)
+        return EpisodeOutcome(infra_error=f"sandbox: {error}", error_kind="sandbox")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+    return await _converse(setup, task, host, process, from_worker_r, to_worker_w)
 
 
 async def _converse(setup: EpisodeSetup, task: TaskView, host: EpisodeHost,
-                    process: SandboxProcess, read_fd: int, write_fd: int) -> EpisodeOutcome:
+                    process: Supervised, read_fd: int, write_fd: int) -> EpisodeOutcome:
     channel = await Channel.open(read_fd, write_fd)
     served = Served()
     serving = asyncio.create_task(serve_worker(channel, host, task, setup.model, served))
@@ -158,6 +150,8 @@ async def _attribute(outcome: EpisodeOutcome, host: EpisodeHost, result: Sandbox
     *and* the server is unreachable now. A model error while the server answers (a request
     timeout the agent provoked with a huge max_tokens, say) stays the agent's.
     """
+    if result.killed_reason == LOST:
+        return _infra(outcome, "sandbox", "the worker's fork server was lost mid-episode")
     if not served.ready and outcome.agent_error is None:
         why = result.killed_reason or f"exit code {result.returncode}"
         tail = result.stderr[-2000:].strip()

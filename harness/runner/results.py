@@ -71,6 +71,7 @@ class RunResult(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     isolation: str = ""
+    forked_workers: bool = False  # workers forked from a preloaded sandboxed server
     episodes: list[EpisodeResult] = Field(default_factory=list)
     aggregate: Aggregate | None = None
 

@@ -25,6 +25,7 @@ from harness.runner.policy import worker_policy
 from harness.runner.results import RunResult, aggregate
 from harness.runner.scheduler import EpisodeScheduler, Listener
 from harness.runner.tools import HarnessTools
+from harness.runner.workers import WorkerPool
 from harness.sandbox import detect_isolation
 from harness.servers import running_model
 from traces.setup import setup_tracing
@@ -79,11 +80,13 @@ async def run_eval(config: HarnessConfig, request: EvalRequest,
     hidden = [*protected_paths([request.benchmark]), request.out_dir.resolve()]
     staged = stage_candidate(agent_dir)
     try:
-        async with running_model(config) as model:
+        policy = worker_policy(staged, hidden=hidden, wall_time_s=config.episode_time_s)
+        async with (running_model(config) as model,
+                    WorkerPool(policy, isolation, fork=config.fork_server) as workers):
+            result.forked_workers = workers.fork
             setup = EpisodeSetup(
                 agent_dir=staged, model=model, tracing=tracing, tools=HarnessTools(hidden),
-                policy=worker_policy(staged, hidden=hidden, wall_time_s=config.episode_time_s),
-                token_budget=config.token_budget)
+                workers=workers, token_budget=config.token_budget)
             scheduler = EpisodeScheduler(config, bench, setup, result, run_dir / "results.json",
                                          listener)
             await scheduler.run_all(tasks, request.trials)

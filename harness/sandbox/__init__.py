@@ -16,6 +16,7 @@ Only systemic problems raise `HarnessError` (a required sandbox missing, no temp
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import sys
 import tempfile
@@ -24,16 +25,21 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.sandbox._detect import detect_isolation
+from harness.sandbox._forkserver import ForkedProcess, ForkServer, fork_server_supported
 from harness.sandbox._launch import build
 from harness.sandbox._models import Isolation, SandboxPolicy, SandboxResult
-from harness.sandbox._process import SandboxProcess
+from harness.sandbox._process import SandboxProcess, Supervised
 
 __all__ = [
+    "ForkServer",
+    "ForkedProcess",
     "Isolation",
     "SandboxPolicy",
     "SandboxProcess",
     "SandboxResult",
+    "Supervised",
     "detect_isolation",
+    "fork_server_supported",
     "run",
     "run_python",
     "spawn",
@@ -54,11 +60,12 @@ def _make_tempdir() -> Path:
 
 async def _start(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
                  pass_fds: Sequence[int] = (), stdin: bytes | None = None,
-                 cleanup: Path | None = None) -> SandboxProcess:
+                 cleanup: Path | None = None, keep_root: bool = False) -> SandboxProcess:
     if not argv:
         raise HarnessError("sandbox: empty command")
     isolation = await asyncio.to_thread(detect_isolation)
-    launch = await asyncio.to_thread(build, isolation.kind, argv, policy, workdir)
+    launch = await asyncio.to_thread(
+        functools.partial(build, keep_root=keep_root), isolation.kind, argv, policy, workdir)
 
     def on_exit() -> None:
         launch.release()
@@ -78,11 +85,19 @@ async def _start(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
 
 
 async def spawn(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
-                pass_fds: Sequence[int] = ()) -> SandboxProcess:
+                pass_fds: Sequence[int] = (), remove_workdir: bool = False) -> SandboxProcess:
     """Start a long-lived sandboxed worker in `workdir` (writable inside; when the harness
     runs as root it is chowned to the sandbox's uid). The fds in `pass_fds` stay open, with
-    the same numbers, inside. Call `wait()` to collect its result."""
-    return await _start(argv, policy=policy, workdir=workdir, pass_fds=pass_fds)
+    the same numbers, inside. Call `wait()` to collect its result; with `remove_workdir`,
+    the folder is deleted then (or now, if the worker cannot start)."""
+    cleanup = workdir if remove_workdir else None
+    try:
+        return await _start(argv, policy=policy, workdir=workdir, pass_fds=pass_fds,
+                            cleanup=cleanup)
+    except BaseException:
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+        raise
 
 
 async def run(argv: list[str], *, policy: SandboxPolicy, workdir: Path | None = None,

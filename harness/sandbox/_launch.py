@@ -34,8 +34,7 @@ class Launch:
 
     def release(self) -> None:
         if self.uid is not None:
-            with _uid_lock:
-                _uids_in_use.discard(self.uid)
+            release_uid(self.uid)
 
 
 def is_root() -> bool:
@@ -63,13 +62,18 @@ def drops_privileges(kind: IsolationKind) -> bool:
     return kind == "bwrap" or python_world_executable()
 
 
-def _allocate_uid() -> int:
+def allocate_uid() -> int:
     with _uid_lock:
         while True:
             uid = random.randrange(*UID_RANGE)
             if uid not in _uids_in_use:
                 _uids_in_use.add(uid)
                 return uid
+
+
+def release_uid(uid: int) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
 
 
 def _chown_tree(root: Path, uid: int) -> None:
@@ -108,15 +112,20 @@ def _open_up(root: str, hidden: list[str]) -> None:
                 _add_read(path)
 
 
-def prepare_access(policy: SandboxPolicy, workdir: Path, uid: int) -> None:
-    """Let the unprivileged uid write the workdir and read the read-only paths."""
-    _chown_tree(workdir, uid)
+def open_readonly(policy: SandboxPolicy) -> None:
+    """Let unprivileged uids read the policy's read-only paths (hidden ones excepted)."""
     hidden = [os.path.realpath(h) for h in policy.hidden_paths]
     for ro in policy.readonly_paths:
         _open_up(os.path.realpath(ro), hidden)
 
 
-def _limits(policy: SandboxPolicy) -> dict[str, list[int]]:
+def prepare_access(policy: SandboxPolicy, workdir: Path, uid: int) -> None:
+    """Let the unprivileged uid write the workdir and read the read-only paths."""
+    _chown_tree(workdir, uid)
+    open_readonly(policy)
+
+
+def rlimits(policy: SandboxPolicy) -> dict[str, list[int]]:
     cpu = max(1, math.ceil(policy.cpu_time_s))
     memory = policy.memory_mb * MB
     fsize = policy.max_file_size_mb * MB
@@ -130,7 +139,7 @@ def _limits(policy: SandboxPolicy) -> dict[str, list[int]]:
 
 
 def launcher_argv(policy: SandboxPolicy, uid: int | None, parent_pid: int | None) -> list[str]:
-    config = {"limits": _limits(policy), "uid": uid, "gid": uid, "umask": 0o022,
+    config = {"limits": rlimits(policy), "uid": uid, "gid": uid, "umask": 0o022,
               "parent_pid": parent_pid}
     return [sys.executable, "-I", "-S", "-c", _LAUNCHER_SOURCE, json.dumps(config)]
 
@@ -152,13 +161,19 @@ def environment(policy: SandboxPolicy, kind: IsolationKind, workdir: Path) -> di
     return base | policy.env
 
 
-def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: Path) -> Launch:
-    """The full command for `argv`; sets up the workdir's ownership when dropping privileges."""
+def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: Path, *,
+          keep_root: bool = False) -> Launch:
+    """The full command for `argv`; sets up the workdir's ownership when dropping privileges.
+
+    `keep_root` is for the trusted fork server, which drops privileges per child itself: it
+    stays root, and only the read-only paths are opened up for the children's uids."""
     workdir = Path(os.path.realpath(workdir))
-    uid = _allocate_uid() if drops_privileges(kind) else None
+    uid = allocate_uid() if drops_privileges(kind) and not keep_root else None
     try:
         if uid is not None:
             prepare_access(policy, workdir, uid)
+        elif keep_root and drops_privileges(kind):
+            open_readonly(policy)
         prefix: list[str] = []
         if kind == "bwrap":
             prefix = bwrap_argv(policy, workdir, as_root=is_root())

@@ -88,17 +88,18 @@ def _kernel_reason(rc: int, stderr: str) -> str | None:
     return None
 
 
-class SandboxProcess:
-    """A sandboxed program started by `spawn`. Output is read from the start, so a chatty
-    program never blocks; the wall clock runs from the start too. `wait` returns the result
-    (once computed, the same result again); `kill` ends the whole process tree."""
+class Supervised:
+    """What every sandboxed program shares, however it was started: output read from the
+    start (so a chatty program never blocks) and bounded, the wall clock from the start,
+    `wait` for the result (once computed, the same result again), `kill` with a reason.
 
-    def __init__(self, proc: asyncio.subprocess.Process, *, policy: SandboxPolicy,
-                 isolation: Isolation, stdin: bytes | None = None,
+    Subclasses say how the program is killed (`_terminate`), how its end is awaited
+    (`_await_exit`), and its exit status (`_returncode`)."""
+
+    def __init__(self, *, policy: SandboxPolicy, isolation: Isolation,
+                 streams: tuple[asyncio.StreamReader | None, asyncio.StreamReader | None],
                  on_exit: Callable[[], None] | None = None) -> None:
-        self.pid = proc.pid
         self.isolation = isolation
-        self._proc = proc
         self._policy = policy
         self._on_exit = on_exit
         self._started = time.monotonic()
@@ -107,10 +108,8 @@ class SandboxProcess:
         self._finisher: asyncio.Future[SandboxResult] | None = None
         self._out = _Capture(policy.max_output_bytes)
         self._err = _Capture(policy.max_output_bytes)
-        self._pumps = [asyncio.create_task(self._pump(proc.stdout, self._out)),
-                       asyncio.create_task(self._pump(proc.stderr, self._err))]
-        if stdin is not None:
-            self._pumps.append(asyncio.create_task(self._feed(stdin)))
+        self._pumps = [asyncio.create_task(self._pump(streams[0], self._out)),
+                       asyncio.create_task(self._pump(streams[1], self._err))]
         self._watchdog = asyncio.create_task(self._clock())
 
     async def _pump(self, stream: asyncio.StreamReader | None, capture: _Capture) -> None:
@@ -123,6 +122,80 @@ class SandboxProcess:
         while await stream.read(CHUNK):  # drain to EOF, or asyncio never sees the pipe close
             pass
 
+    async def _clock(self) -> None:
+        await asyncio.sleep(self._policy.wall_time_s)
+        await self.kill("wall_time")
+
+    def _has_exited(self) -> bool:
+        raise NotImplementedError
+
+    async def _terminate(self) -> None:
+        raise NotImplementedError
+
+    async def _await_exit(self) -> None:
+        raise NotImplementedError
+
+    async def _returncode(self, pipes_stuck: bool) -> int:
+        raise NotImplementedError
+
+    async def kill(self, reason: str) -> None:
+        """Kill the whole process tree; the first reason given is the one reported."""
+        if self._has_exited():
+            return
+        if self._killed_reason is None:
+            self._killed_reason = reason
+        await self._terminate()
+
+    async def wait(self) -> SandboxResult:
+        """The result, once the program has ended (several callers may wait at once)."""
+        if self._finisher is None:
+            self._finisher = asyncio.ensure_future(self._finish())
+        return await asyncio.shield(self._finisher)
+
+    async def _finish(self) -> SandboxResult:
+        if self._result is None:
+            await self._await_exit()
+            duration = time.monotonic() - self._started
+            self._watchdog.cancel()
+            _done, pending = await asyncio.wait(self._pumps, timeout=DRAIN_AFTER_EXIT_S)
+            for task in pending:
+                task.cancel()
+            rc = await self._returncode(pipes_stuck=bool(pending))
+            self._result = self._build(rc, duration)
+            if self._on_exit is not None:
+                self._on_exit()
+        return self._result
+
+    def _build(self, rc: int, duration: float) -> SandboxResult:
+        stderr = self._err.text()
+        reason = self._killed_reason or _kernel_reason(rc, stderr)
+        return SandboxResult(
+            returncode=None if self._killed_reason else rc,
+            stdout=self._out.text(),
+            stderr=stderr,
+            timed_out=self._killed_reason == "wall_time",
+            killed_reason=reason,
+            output_truncated=self._out.truncated or self._err.truncated,
+            isolated=self.isolation.isolated,
+            isolation=self.isolation.kind,
+            duration_s=round(duration, 3),
+        )
+
+
+class SandboxProcess(Supervised):
+    """A sandboxed program started as its own subprocess (`spawn`, `run`); `kill` ends the
+    whole process tree."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, *, policy: SandboxPolicy,
+                 isolation: Isolation, stdin: bytes | None = None,
+                 on_exit: Callable[[], None] | None = None) -> None:
+        self.pid = proc.pid
+        self._proc = proc
+        super().__init__(policy=policy, isolation=isolation, streams=(proc.stdout, proc.stderr),
+                         on_exit=on_exit)
+        if stdin is not None:
+            self._pumps.append(asyncio.create_task(self._feed(stdin)))
+
     async def _feed(self, data: bytes) -> None:
         pipe = self._proc.stdin
         if pipe is None:
@@ -132,21 +205,26 @@ class SandboxProcess:
             await pipe.drain()
             pipe.close()
 
-    async def _clock(self) -> None:
-        await asyncio.sleep(self._policy.wall_time_s)
-        await self.kill("wall_time")
+    def _has_exited(self) -> bool:
+        return self._proc.returncode is not None
 
-    async def kill(self, reason: str) -> None:
-        """Kill the whole process tree; the first reason given is the one reported."""
-        if self._proc.returncode is not None:
-            return
-        if self._killed_reason is None:
-            self._killed_reason = reason
+    async def _terminate(self) -> None:
         kill_tree(self.pid, scan=self.isolation.kind != "bwrap")
 
+    async def _await_exit(self) -> None:
+        """Return once the program has exited, and kill strays left in its process group.
+        (`Process.wait` also waits for its pipes to close, which a stray grandchild can hold
+        open for ever.)"""
+        await self._exited()
+        kill_tree(self.pid, scan=False)
+
+    async def _returncode(self, pipes_stuck: bool) -> int:
+        transport = getattr(self._proc, "_transport", None)
+        if pipes_stuck and transport is not None:
+            transport.close()  # the pipes a stray still holds; lets Process.wait finish
+        return _normalise(await self._proc.wait(), self.isolation.kind)
+
     async def _exited(self) -> None:
-        """Return once the program has exited. (`Process.wait` also waits for its pipes to
-        close, which a stray grandchild can hold open for ever.)"""
         if self._proc.returncode is not None:
             return  # reaped already: the pid may belong to someone else now
         try:
@@ -171,42 +249,3 @@ class SandboxProcess:
         finally:
             loop.remove_reader(pidfd)
             os.close(pidfd)
-
-    async def wait(self) -> SandboxResult:
-        """The result, once the program has ended (several callers may wait at once)."""
-        if self._finisher is None:
-            self._finisher = asyncio.ensure_future(self._finish())
-        return await asyncio.shield(self._finisher)
-
-    async def _finish(self) -> SandboxResult:
-        if self._result is None:
-            await self._exited()
-            duration = time.monotonic() - self._started
-            self._watchdog.cancel()
-            kill_tree(self.pid, scan=False)  # strays left in the process group
-            _done, pending = await asyncio.wait(self._pumps, timeout=DRAIN_AFTER_EXIT_S)
-            for task in pending:
-                task.cancel()
-            transport = getattr(self._proc, "_transport", None)
-            if pending and transport is not None:
-                transport.close()  # the pipes a stray still holds; lets Process.wait finish
-            rc = await self._proc.wait()
-            self._result = self._build(_normalise(rc, self.isolation.kind), duration)
-            if self._on_exit is not None:
-                self._on_exit()
-        return self._result
-
-    def _build(self, rc: int, duration: float) -> SandboxResult:
-        stderr = self._err.text()
-        reason = self._killed_reason or _kernel_reason(rc, stderr)
-        return SandboxResult(
-            returncode=None if self._killed_reason else rc,
-            stdout=self._out.text(),
-            stderr=stderr,
-            timed_out=self._killed_reason == "wall_time",
-            killed_reason=reason,
-            output_truncated=self._out.truncated or self._err.truncated,
-            isolated=self.isolation.isolated,
-            isolation=self.isolation.kind,
-            duration_s=round(duration, 3),
-        )

@@ -13,6 +13,8 @@ from harness.models import OpenAIClient
 from harness.runner.episode import EpisodeSetup, run_episode
 from harness.runner.policy import worker_policy
 from harness.runner.tools import HarnessTools
+from harness.runner.workers import WorkerPool
+from harness.sandbox import detect_isolation
 from harness.testing import Reply, ScriptedServer
 from task_agents.lib.context import TaskView
 from traces.setup import TracingHandle
@@ -39,10 +41,12 @@ async def test_agent_answers_in_the_sandboxed_worker(name: str, task: TaskView, 
     scripted.push(reply)
     client = OpenAIClient(scripted.base_url, "scripted", timeout_s=10, max_retries=0)
     agent_dir = AGENTS / name
-    setup = EpisodeSetup(agent_dir=agent_dir, model=client, tracing=tracing, tools=HarnessTools(),
-                         policy=worker_policy(agent_dir, hidden=[], wall_time_s=60))
+    policy = worker_policy(agent_dir, hidden=[], wall_time_s=60)
     try:
-        outcome = await run_episode(setup, task, episode_id=name)
+        async with WorkerPool(policy, detect_isolation(), fork=True) as workers:
+            setup = EpisodeSetup(agent_dir=agent_dir, model=client, tracing=tracing,
+                                 tools=HarnessTools(), workers=workers)
+            outcome = await run_episode(setup, task, episode_id=name)
     finally:
         await client.aclose()
     assert (outcome.agent_error, outcome.infra_error) == (None, None)

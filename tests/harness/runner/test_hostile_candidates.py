@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sandbox import detect_isolation
+from harness.sandbox import detect_isolation, fork_server_supported
 from harness.testing import Reply, ScriptedServer
 from tests.harness.runner.conftest import evaluate, scripted_config, write_agent, write_benchmark
 from traces.store import TraceStore
@@ -133,7 +133,8 @@ def secret_files(bench_file: Path) -> list[str]:
     return files
 
 
-async def test_hostile_candidates_are_contained(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh-sandbox"])
+async def test_hostile_candidates_are_contained(tmp_path: Path, fork_server: bool) -> None:
     bench = write_benchmark(tmp_path, [
         *({"task_id": kind, "prompt": "attack", "answer": "contained"} for kind in KINDS),
         {"task_id": "normal", "prompt": "2+3", "answer": "5"}])
@@ -144,7 +145,8 @@ async def test_hostile_candidates_are_contained(tmp_path: Path) -> None:
         agent = write_agent(tmp_path, AGENT.format(
             secret_files=secret_files(tmp_path / "tasks.jsonl"), outside_file=str(outside),
             port=server.port, trace_db=str(runs)))
-        config = scripted_config(server, episode_time_s=8.0, concurrency=2)
+        config = scripted_config(server, episode_time_s=8.0, concurrency=2,
+                                 fork_server=fork_server)
         result, by_task = await evaluate(config, agent, bench, runs)
 
     for kind in ("secrets", "socket", "fork", "write", "spans"):
@@ -157,6 +159,7 @@ async def test_hostile_candidates_are_contained(tmp_path: Path) -> None:
     assert by_task["normal"].passed and by_task["normal"].status == "scored"
     assert outside.read_text() == "original"
     assert all(e.isolated for e in result.episodes)
+    assert result.forked_workers == (fork_server and fork_server_supported(detect_isolation()))
 
     with TraceStore(runs / result.run_id / "traces.sqlite") as store:
         names = {span.name for ep in store.episodes() for span in store.spans(ep.episode_id)}

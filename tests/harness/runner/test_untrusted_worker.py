@@ -141,11 +141,14 @@ async def test_a_bad_key_stops_the_run_and_keeps_what_was_done(tmp_path: Path) -
 
 async def test_cancelling_a_run_leaves_no_worker_behind(tmp_path: Path) -> None:
     bench = write_benchmark(tmp_path, [{"task_id": "t", "prompt": "p", "answer": "x"}])
-    marker = f"agent-{uuid.uuid4().hex[:8]}"
+    marker = f"agent-{uuid.uuid4().hex[:8]}"  # 14 characters: a process name holds 15
     agent = tmp_path / marker
     agent.mkdir()
-    (agent / "agent.py").write_text("import asyncio\nasync def run(task, ctx):\n"
-                                    "    await asyncio.sleep(600)\n")
+    # The worker names itself (a forked worker has no command line of its own to search).
+    (agent / "agent.py").write_text(
+        "import asyncio\nasync def run(task, ctx):\n"
+        f"    open('/proc/self/comm', 'w').write({marker!r})\n"
+        "    await asyncio.sleep(600)\n")
     with ScriptedServer() as server:
         run = asyncio.create_task(run_eval(scripted_config(server, episode_time_s=600.0),
                                            EvalRequest(agent_dir=agent, benchmark=bench,
@@ -163,6 +166,6 @@ async def test_cancelling_a_run_leaves_no_worker_behind(tmp_path: Path) -> None:
 
 
 def _workers(marker: str) -> list[str]:
-    found = subprocess.run(["pgrep", "-f", f"harness.runner.worker.*{marker}"],
+    found = subprocess.run(["pgrep", "-x", marker],
                            capture_output=True, text=True)
     return found.stdout.split()
