@@ -100,19 +100,28 @@ async def _drive(setup: EpisodeSetup, task: TaskView, host: EpisodeHost) -> Epis
 
 async def _converse(setup: EpisodeSetup, task: TaskView, host: EpisodeHost,
                     process: Supervised, read_fd: int, write_fd: int) -> EpisodeOutcome:
-    channel = await Channel.open(read_fd, write_fd)
+    channel: Channel | None = None
+    serving: asyncio.Task[None] | None = None
     served = Served()
-    serving = asyncio.create_task(serve_worker(channel, host, task, setup.model, served))
     try:
+        channel = await Channel.open(read_fd, write_fd)
+        serving = asyncio.create_task(serve_worker(channel, host, task, setup.model, served))
         result = await process.wait()  # enforces the wall clock and output limits
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(serving), timeout=5)
     except BaseException:  # cancelled (Ctrl-C, a sibling failed): leave no worker behind
         await process.kill("cancelled")
+        process.finish_in_background()  # its clean-up runs although we are being cancelled
         raise
     finally:
-        serving.cancel()
-        channel.close()
+        if serving is not None:
+            serving.cancel()
+        if channel is not None:
+            channel.close()
+        else:
+            for fd in (read_fd, write_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
     outcome = _outcome_of(served)
     outcome.sandbox = result
     return await _attribute(outcome, host, result, served, setup.model)

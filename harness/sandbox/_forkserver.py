@@ -219,25 +219,32 @@ class ForkServer:
 
         spec = {"op": "spawn", "id": program, "module": module, "args": args,
                 "cwd": str(workdir), "uid": uid, "env": environment(policy, "bwrap", workdir),
-                "limits": rlimits(policy), "tmp_mb": max(64, 4 * policy.max_file_size_mb)}
+                "limits": rlimits(policy), "tmp_mb": max(64, 4 * policy.max_file_size_mb),
+                "network": policy.network}
         (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
-        (out, out_t), (err, err_t) = await _reader(out_r), await _reader(err_r)
+        try:
+            (out, out_t), (err, err_t) = await _reader(out_r), await _reader(err_r)
+        except BaseException:
+            for fd in (out_r, out_w, err_r, err_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            cleanup()
+            raise
         child = ForkedProcess(self, program, policy=policy, streams=(out, err),
                               transports=[out_t, err_t], cleanup=cleanup)
         self._children[program] = child  # before sending: its exit may come right after
         try:
             await self.send(spec, [out_w, err_w, *pass_fds])
         except BaseException as error:  # not sent (or cancelled): nothing runs; clean up
-            os.close(out_w)
-            os.close(err_w)
             child.ended(-9, lost=True)
-            await child.wait()
+            child.finish_in_background()
             if isinstance(error, OSError):
                 raise HarnessError(f"the fork server cannot take the program: {error}"
                                    ) from error
             raise
-        os.close(out_w)
-        os.close(err_w)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
         return child
 
     async def aclose(self) -> None:

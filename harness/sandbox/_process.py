@@ -148,9 +148,14 @@ class Supervised:
 
     async def wait(self) -> SandboxResult:
         """The result, once the program has ended (several callers may wait at once)."""
+        return await asyncio.shield(self.finish_in_background())
+
+    def finish_in_background(self) -> asyncio.Future[SandboxResult]:
+        """Collect the result (and clean up) even if nobody awaits it: for a caller that is
+        being cancelled."""
         if self._finisher is None:
             self._finisher = asyncio.ensure_future(self._finish())
-        return await asyncio.shield(self._finisher)
+        return self._finisher
 
     async def _finish(self) -> SandboxResult:
         if self._result is None:

@@ -32,7 +32,7 @@ import socket
 import sys
 from typing import Any
 
-from harness.sandbox._episode import CHANNEL_FDS, keeper
+from harness.sandbox._episode import CHANNEL_FDS, SETUP_FAILED, STOP, keeper
 
 __all__ = ["CHANNEL_FDS", "Server", "main"]
 
@@ -80,18 +80,22 @@ class Server:
         server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            keeper(spec, fds, server_pid)
+            try:
+                keeper(spec, fds, server_pid)
+            finally:  # whatever escapes, this copy of the server must never serve
+                os._exit(SETUP_FAILED)
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (spec["id"], pid)
         self.selector.register(pidfd, selectors.EVENT_READ)
         self.send({"op": "started", "id": spec["id"], "pid": pid})
 
     def _kill(self, program: int) -> None:
-        """Killing the keeper kills the program's pid namespace, so all it started."""
+        """The keeper kills the program's pid namespace, so all it started, and exits (so is
+        reported) once that namespace is empty."""
         for running, pid in list(self.children.values()):
             if running == program:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, STOP)
 
     def _reap(self, pidfd: int) -> None:
         program, pid = self.children.pop(pidfd)

@@ -78,31 +78,95 @@ async def test_concurrent_episodes_cannot_see_or_signal_each_other(tmp_path: Pat
 
 
 LEAVER = """
-import subprocess, sys
+import asyncio, os
 
-STRAY = "import os, time; open('/proc/self/comm', 'w').write({marker!r}); time.sleep(600)"
+MARKER = {marker!r}
+
+
+def stray():  # closes every fd (nothing holds the harness's pipes) and spins
+    os.closerange(0, 1024)
+    open("/proc/self/comm", "w").write(MARKER)
+    while True:
+        pass
 
 
 async def run(task, ctx):
-    subprocess.Popen([sys.executable, "-c", STRAY], start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL)
-    import time
-    time.sleep(1.0)
-    return "left one behind"
+    for _ in range(8):
+        if os.fork() == 0:
+            os.setsid()
+            stray()
+    await asyncio.sleep(1.0 if task.task_id == "returns" else 600)
+    return "left strays behind"
 """
 
 
 @pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh-sandbox"])
-async def test_what_an_episode_started_ends_with_it(tmp_path: Path, fork_server: bool) -> None:
+@pytest.mark.parametrize("ending", ["returns", "killed"])
+async def test_what_an_episode_started_is_gone_when_it_is_reported(
+        tmp_path: Path, fork_server: bool, ending: str) -> None:
     marker = f"stray-{uuid.uuid4().hex[:8]}"
-    bench = write_benchmark(tmp_path, [{"task_id": "t", "prompt": "p", "answer": "x"}])
+    bench = write_benchmark(tmp_path, [{"task_id": ending, "prompt": "p", "answer": "x"}])
     agent = write_agent(tmp_path, LEAVER.replace("{marker!r}", repr(marker)))
+    with ScriptedServer() as server:
+        config = scripted_config(server, fork_server=fork_server, episode_time_s=3.0)
+        _result, by_task = await evaluate(config, agent, bench, tmp_path / "runs")
+        assert not _named(marker), "processes the episode started outlived its report"
+    episode = by_task[ending]
+    expected = ("scored", None) if ending == "returns" else ("failed", "wall_time")
+    assert (episode.status, episode.error_kind) == expected, episode.error
+
+
+KILLERS = """
+import asyncio, os, signal
+
+
+async def run(task, ctx):
+    if task.task_id == "victim":
+        await asyncio.sleep(2.0)
+        return "unharmed"
+    await asyncio.sleep(0.5)
+    if task.task_id == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    signal.signal(signal.SIGXCPU, signal.SIG_IGN)  # the hard CPU limit then SIGKILLs
+    while True:
+        pass
+"""
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh-sandbox"])
+async def test_a_program_killed_by_a_signal_is_reported_so_and_harms_no_neighbour(
+        tmp_path: Path, fork_server: bool) -> None:
+    bench = write_benchmark(tmp_path, [{"task_id": t, "prompt": "p", "answer": "unharmed"}
+                                       for t in ("victim", "sigkill", "cpu_hog")])
+    agent = write_agent(tmp_path, KILLERS)
+    with ScriptedServer() as server:
+        config = scripted_config(server, fork_server=fork_server, concurrency=3,
+                                 episode_time_s=4.0)
+        _result, by_task = await evaluate(config, agent, bench, tmp_path / "runs")
+    assert by_task["victim"].passed, by_task["victim"].error
+    assert by_task["sigkill"].error_kind == "signal:9", by_task["sigkill"].error
+    assert by_task["cpu_hog"].error_kind in ("signal:9", "wall_time"), by_task["cpu_hog"].error
+
+
+LOOPBACK = """
+import socket
+
+
+async def run(task, ctx):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname(), timeout=2):
+            return "loopback"
+"""
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["forked", "fresh-sandbox"])
+async def test_a_program_has_its_own_loopback(tmp_path: Path, fork_server: bool) -> None:
+    bench = write_benchmark(tmp_path, [{"task_id": "t", "prompt": "p", "answer": "loopback"}])
+    agent = write_agent(tmp_path, LOOPBACK)
     with ScriptedServer() as server:
         config = scripted_config(server, fork_server=fork_server)
         _result, by_task = await evaluate(config, agent, bench, tmp_path / "runs")
-        assert by_task["t"].status == "scored", by_task["t"].error
-        assert not _named(marker), "a process the episode started outlived it"
+    assert by_task["t"].passed, (by_task["t"].detail, by_task["t"].error)
 
 
 def _named(name: str) -> list[str]:
