@@ -34,12 +34,22 @@ class Channel:
 
     @classmethod
     async def open(cls, read_fd: int, write_fd: int) -> Channel:
+        """A channel over the two fds, which it owns from this call on: if it fails (or is
+        cancelled) they are closed, by their transports or here."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=MAX_LINE)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                     os.fdopen(read_fd, "rb", buffering=0))
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(write_fd, "wb", buffering=0))
+        try:
+            read_transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0))
+        except BaseException:
+            os.close(write_fd)
+            raise
+        try:
+            transport, protocol = await loop.connect_write_pipe(
+                asyncio.streams.FlowControlMixin, os.fdopen(write_fd, "wb", buffering=0))
+        except BaseException:
+            read_transport.close()
+            raise
         writer = asyncio.StreamWriter(transport, protocol, None, loop)
         return cls(reader, writer)
 

@@ -110,18 +110,14 @@ async def _converse(setup: EpisodeSetup, task: TaskView, host: EpisodeHost,
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(serving), timeout=5)
     except BaseException:  # cancelled (Ctrl-C, a sibling failed): leave no worker behind
-        await process.kill("cancelled")
         process.finish_in_background()  # its clean-up runs although we are being cancelled
+        await process.kill("cancelled")
         raise
-    finally:
+    finally:  # (a failed Channel.open has closed both fds itself)
         if serving is not None:
             serving.cancel()
         if channel is not None:
             channel.close()
-        else:
-            for fd in (read_fd, write_fd):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
     outcome = _outcome_of(served)
     outcome.sandbox = result
     return await _attribute(outcome, host, result, served, setup.model)

@@ -81,7 +81,8 @@ async def _start(argv: list[str], *, policy: SandboxPolicy, workdir: Path,
     except OSError as exc:
         on_exit()
         raise HarnessError(f"sandbox ({isolation.kind}) failed to start: {exc}") from exc
-    return SandboxProcess(proc, policy=policy, isolation=isolation, stdin=stdin, on_exit=on_exit)
+    return SandboxProcess(proc, policy=policy, isolation=isolation, stdin=stdin, on_exit=on_exit,
+                          uid=launch.uid)
 
 
 async def spawn(argv: list[str], *, policy: SandboxPolicy, workdir: Path,

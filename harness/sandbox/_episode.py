@@ -67,7 +67,8 @@ class _Keeper:
         # exited, and an init exits only when its namespace is empty.
         cls.stopped = True
         if cls.init is not None:
-            os.kill(cls.init, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(cls.init, signal.SIGKILL)
 
 
 def keeper(spec: dict[str, Any], fds: list[int], server_pid: int) -> None:
@@ -113,6 +114,7 @@ def _start_init(spec: dict[str, Any]) -> tuple[int, int]:
 
 def _exit_like_the_program(init: int, status_r: int) -> None:
     _pid, status = os.waitpid(init, 0)  # returns once the namespace is empty
+    _Keeper.init = None  # reaped: its pid may be someone else's from now on
     reported = os.read(status_r, 64)
     if _Keeper.stopped or not reported:  # stopped, or the init failed before the program ran
         code = os.waitstatus_to_exitcode(status)
@@ -121,7 +123,8 @@ def _exit_like_the_program(init: int, status_r: int) -> None:
     if code < 0:  # died by a signal: die by the same one, so the host sees it
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # and never dump this root process's core
         if -code not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(-code, signal.SIG_DFL)
+            with contextlib.suppress(OSError, ValueError):  # glibc keeps 32 and 33 for itself
+                signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
         os.kill(os.getpid(), signal.SIGKILL)  # a signal whose default is not to end
     os._exit(code)

@@ -222,14 +222,20 @@ class ForkServer:
                 "limits": rlimits(policy), "tmp_mb": max(64, 4 * policy.max_file_size_mb),
                 "network": policy.network}
         (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
+        handed: list[int] = []  # read ends given to a transport, which closes them
+        pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]] = []
         try:
-            (out, out_t), (err, err_t) = await _reader(out_r), await _reader(err_r)
+            for fd in (out_r, err_r):
+                handed.append(fd)
+                pipes.append(await _reader(fd))
         except BaseException:
-            for fd in (out_r, out_w, err_r, err_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            for _stream, transport in pipes:
+                transport.close()
+            for fd in {out_r, err_r, out_w, err_w} - set(handed):
+                os.close(fd)
             cleanup()
             raise
+        (out, out_t), (err, err_t) = pipes
         child = ForkedProcess(self, program, policy=policy, streams=(out, err),
                               transports=[out_t, err_t], cleanup=cleanup)
         self._children[program] = child  # before sending: its exit may come right after

@@ -57,6 +57,32 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _run_as(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
+                uids = next(line for line in status if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uids.split()[1]) == uid:
+            found.append(int(entry))
+    return found
+
+
+async def _until_none_run_as(uid: int, timeout_s: float = 10.0) -> None:
+    """Kill what still runs as the program's own uid, and wait until it is gone. bwrap reports
+    the program's exit before its pid namespace has emptied; the uid is reused after us."""
+    deadline = time.monotonic() + timeout_s
+    while (left := _run_as(uid)) and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(EXIT_POLL_S)
+
+
 def kill_tree(pid: int, *, scan: bool) -> None:
     """SIGKILL the process group led by `pid` (and, with `scan`, every descendant).
 
@@ -193,9 +219,10 @@ class SandboxProcess(Supervised):
 
     def __init__(self, proc: asyncio.subprocess.Process, *, policy: SandboxPolicy,
                  isolation: Isolation, stdin: bytes | None = None,
-                 on_exit: Callable[[], None] | None = None) -> None:
+                 on_exit: Callable[[], None] | None = None, uid: int | None = None) -> None:
         self.pid = proc.pid
         self._proc = proc
+        self._uid = uid
         super().__init__(policy=policy, isolation=isolation, streams=(proc.stdout, proc.stderr),
                          on_exit=on_exit)
         if stdin is not None:
@@ -222,6 +249,8 @@ class SandboxProcess(Supervised):
         open for ever.)"""
         await self._exited()
         kill_tree(self.pid, scan=False)
+        if self._uid is not None:
+            await _until_none_run_as(self._uid)
 
     async def _returncode(self, pipes_stuck: bool) -> int:
         transport = getattr(self._proc, "_transport", None)

@@ -96,7 +96,11 @@ async def test_a_token_budget_holds_under_concurrent_calls(tmp_path: Path) -> No
     bench = write_benchmark(tmp_path, [{"task_id": "t", "prompt": "p", "answer": "x"}])
     agent = write_agent(tmp_path, FAN_OUT.replace('**({"model": "gpt-evil"} if i == 0 else {})',
                                                   ""))
-    with ScriptedServer(responder=lambda body: Reply.text("one two three")) as server:
+    # The first call spends the whole budget (so a request that arrives after it ends is
+    # refused for usage); while it is in flight, the rest are refused for its reservation.
+    spent = {"prompt_tokens": 1, "completion_tokens": 9, "total_tokens": 10}
+    with ScriptedServer(responder=lambda body: Reply(content="one two three", usage=spent,
+                                                     delay_s=0.5)) as server:
         _, by_task = await evaluate(scripted_config(server, token_budget=10), agent, bench,
                                     tmp_path / "runs")
         sent = list(server.requests)
