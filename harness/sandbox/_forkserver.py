@@ -126,14 +126,17 @@ class ForkServer:
         try:
             process = await _start(argv, policy=policy.model_copy(update=lifetime), workdir=root,
                                    pass_fds=(theirs.fileno(),), keep_root=True, cleanup=root)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         ours.setblocking(False)
         server = cls(process, ours, root)
-        await server._until_ready()
         try:
+            await server._until_ready()
             await server._self_test(policy)
-        except BaseException:
+        except BaseException:  # failed, or cancelled: leave no server behind
             await server.aclose()
             raise
         return server
