@@ -12,6 +12,11 @@ Rules:
 - Scoring is async: `await bench.score(task, answer) -> Score`. Scorers that run code (unit
   tests) run it in the harness sandbox; cheap scorers return at once. A crashed or malformed
   answer is a `Score` of 0 with the reason in `detail`, never an exception.
+- The answer is hostile input. No scorer evaluates it in the harness process: third-party
+  code that reads it runs in the isolated child (`_isolated`); our own parsing is linear in its
+  length and runs off the event loop (a thread); answers over `answers.MAX_ANSWER_BYTES` are
+  refused. Scoring ends within `score_timeout_s` (the runner enforces it); a scorer whose own
+  killable child ran over raises `answers.ScorerTimeout`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from benchmarks.answers import DEFAULT_SCORE_TIMEOUT_S
 from benchmarks.splits import DEFAULT_RATIOS, DEFAULT_SEED, Split, TaskRef, assign_splits
 
 SCHEMA_VERSION = 1
@@ -132,6 +138,7 @@ class BaseBenchmark(ABC):
 
     id: str = ""
     description: str = ""
+    score_timeout_s: float = DEFAULT_SCORE_TIMEOUT_S
 
     def __init__(self, *, seed: str = DEFAULT_SEED, ratios: tuple[int, ...] = DEFAULT_RATIOS):
         self.seed = seed

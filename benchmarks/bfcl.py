@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import bfcl_format as fmt
-from benchmarks._isolated import IsolatedError, shared_worker
+from benchmarks._isolated import IsolatedError, IsolatedTimeout, call_isolated
+from benchmarks.answers import ScorerTimeout, oversize
 from benchmarks.base import BaseBenchmark, Score, Task
 from benchmarks.bfcl_env import BfclEnvironment
-from benchmarks.bfcl_score import score_single_turn
 from benchmarks.splits import TaskRef
 
 DEFAULT_CATEGORIES = (
@@ -40,6 +40,7 @@ MULTI_TURN_CATEGORIES = (
     "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
 )
 MULTI_TURN_TIMEOUT_S = 60.0
+SINGLE_TIMEOUT_S = 30.0
 ALL_CATEGORIES = AST_CATEGORIES + NO_CALL_CATEGORIES + SOME_CALL_CATEGORIES + MULTI_TURN_CATEGORIES
 # Gold entries no answer can satisfy under BFCL's own checker, by id, with the reason. They are
 # left out of the task list. Every other gold entry of every category above scores 1.0 through
@@ -112,6 +113,7 @@ def parse_categories(text: str) -> tuple[str, ...]:
 
 class BFCL(BaseBenchmark):
     description = "BFCL v4: function calling (AST-matched single turn, stateful multi-turn)"
+    score_timeout_s = 900.0  # checks queue for the isolated children
 
     def __init__(self, categories: tuple[str, ...] = DEFAULT_CATEGORIES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -213,17 +215,29 @@ class BFCL(BaseBenchmark):
             return Score.fail(f"unknown task {task.task_id!r}")
         if answer is None or (isinstance(answer, str) and not answer.strip()):
             return Score.fail("empty answer")
+        too_large = oversize(answer)
+        if too_large:
+            return Score.fail(too_large)
         cat, gold = self._category[task.task_id], self._gold[task.task_id]
+        # BFCL's checkers read the answer, so they run in the isolated child, which answers
+        # with plain data only. The multi-turn one `eval`s call text and keeps API state in
+        # module globals: a throwaway fork per answer. The AST one runs no answer text (but
+        # the JavaScript converter's patterns backtrack): the child, killed on overrun.
+        args: tuple[Any, ...]
         if cat in MULTI_TURN_CATEGORIES:
-            # BFCL executes the calls to check them; that runs in a child with limits.
-            try:
-                score: Score = await shared_worker().call(
-                    "benchmarks.bfcl_score:score_multi_turn", entry, gold, answer,
-                    timeout_s=MULTI_TURN_TIMEOUT_S)
-            except IsolatedError as error:
-                return Score.fail(f"checker: {error}")
-            return score
-        return score_single_turn(entry, cat, gold, answer, _language_name(cat))
+            target, args = "benchmarks.bfcl_score:score_multi_turn", (entry, gold, answer)
+            timeout_s, fresh = MULTI_TURN_TIMEOUT_S, True
+        else:
+            target = "benchmarks.bfcl_score:score_single_turn"
+            args = (entry, cat, gold, answer, _language_name(cat))
+            timeout_s, fresh = SINGLE_TIMEOUT_S, False
+        try:
+            reply = await call_isolated(target, *args, timeout_s=timeout_s, fresh=fresh)
+            return Score.model_validate(reply)
+        except IsolatedTimeout as error:
+            raise ScorerTimeout(f"checker: {error}") from None
+        except (IsolatedError, ValueError) as error:
+            return Score.fail(f"checker: {error}")
 
 
 def _language_name(category: str) -> str:

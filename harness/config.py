@@ -81,11 +81,26 @@ class HarnessConfig(BaseSettings):
     token_budget: int | None = Field(
         None, ge=1, description="Most tokens (in + out) one episode may use."
     )
+    episode_memory_mb: int = Field(
+        4096, ge=64, description="Memory of one episode: per process, and all its processes "
+        "together (their proportional resident size).")
+    episode_folder_mb: int = Field(
+        256, ge=1, description="Size of an episode's writable folder (a tmpfs).")
+    candidate_max_mb: float = Field(
+        50.0, gt=0, description="Largest total size of a candidate folder, in MB."
+    )
+    candidate_max_files: int = Field(
+        5_000, ge=1, description="Most files and folders a candidate folder may hold."
+    )
     error_retries: int = Field(
         3, ge=0, description="Retries of an episode the infrastructure failed (server down)."
     )
     error_wait_s: float = Field(
         120.0, ge=0, description="How long to wait for a failed model server to come back."
+    )
+    max_error_share: float = Field(
+        0.1, ge=0, le=1, description="Largest share of a run's episodes that may end as "
+        "infrastructure errors; above it the run publishes no mean and `eval` exits 1."
     )
     require_sandbox: bool = Field(
         False, description="Fail instead of running candidates without namespace isolation."
@@ -100,6 +115,52 @@ class HarnessConfig(BaseSettings):
     price_output_per_mtok: float = Field(
         0.0, ge=0, description="USD per million output tokens, for cost reports."
     )
+    # Optimisation runs (`harness optimize`, `harness finalize`).
+    iterations: int = Field(5, ge=0, description="Experiments to run after the baseline.")
+    train_limit: int | None = Field(
+        None, ge=1, description="Train tasks per evaluation (default: the whole split).")
+    held_out_limit: int | None = Field(
+        None, ge=1, description="Held-out tasks the gate compares on (default: the whole split).")
+    trials: int = Field(1, ge=1, description="Trials per train task.")
+    held_out_trials: int = Field(
+        2, ge=1, description="Trials per held-out task (the baseline uses at least 2, which "
+        "also measures the noise floor).")
+    strategy: str = Field(
+        "greedy", description="Which candidate to branch from: greedy (the best so far) or "
+        "pareto (per-task frontier).")
+    proposer: str = Field(
+        "meta", description="Who proposes changes: meta (the built-in meta-agent), moves "
+        "(structured moves, no model) or command:CMD (any program, sandboxed).")
+    meta_model: str | None = Field(
+        None, description="Model spec of the meta-agent (default: the task agent's model).")
+    meta_max_steps: int = Field(
+        24, ge=1, description="Most model calls of one meta-agent session.")
+    meta_token_budget: int | None = Field(
+        200_000, ge=1, description="Most tokens (in + out) of one meta-agent session.")
+    proposer_network: bool = Field(
+        False, description="Let a command proposer reach the network (API-backed coding "
+        "agents need it).")
+    budget_seconds: float | None = Field(
+        None, gt=0, description="Wall-clock budget of the whole optimisation run.")
+    budget_tokens: int | None = Field(
+        None, ge=1, description="Token budget of the whole run (task agent and proposer).")
+    experiment_time_s: float = Field(
+        3600.0, gt=0, description="Wall-clock limit of one experiment (proposal and "
+        "evaluations); past it the experiment is `timeout`.")
+    proposer_time_s: float = Field(
+        900.0, gt=0, description="Wall-clock limit of one proposal.")
+    alpha: float = Field(
+        0.10, gt=0, lt=1, description="One-sided significance level of the keep gate.")
+    gate: str = Field(
+        "paired", description="Keep rule: paired (a one-sided paired test on held-out) or "
+        "mean (the naive rule: any positive difference).")
+    plateau_patience: int = Field(
+        5, ge=1, description="Experiments without a keep before the brief demands a "
+        "structurally different idea.")
+    plateau_stop: int = Field(
+        15, ge=1, description="Experiments without a keep after which the run stops.")
+    allow_model_free: bool = Field(
+        False, description="Allow keeping a candidate whose episodes make no model call.")
 
     @field_validator("model")
     @classmethod

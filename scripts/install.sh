@@ -34,4 +34,16 @@ if ! command -v bwrap >/dev/null 2>&1; then
          "isolation. Install it: sudo apt-get install bubblewrap (Debian/Ubuntu)"
   fi
 fi
+# The report's browser test (tests/harness/report) renders in headless Chromium; it skips,
+# saying so, where there is none. Installed with the test tools only.
+if [ "$extras" = "embedded,dev" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+      || echo "WARNING: could not install chromium; the report's browser test will be skipped"
+  else
+    echo "NOTE: chromium not found; the report's browser test will be skipped" \
+         "(sudo apt-get install chromium)"
+  fi
+fi
 echo "ready: .venv/bin/harness --help"

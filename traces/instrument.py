@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -38,6 +39,13 @@ from harness.models.types import (
     to_tools,
 )
 from traces import conventions as c
+from traces.limits import (
+    MAX_ERROR_BYTES,
+    MAX_TRACEBACK_BYTES,
+    ContentBudget,
+    clean_name,
+    clip_text,
+)
 
 TRACER_NAME = "harness.traces"
 
@@ -55,9 +63,15 @@ def capture_enabled(flag: bool | None) -> bool:
 
 
 def record_error(span: Span, exc: BaseException) -> None:
+    """Status ERROR with the exception's type, message and traceback (bounded: an error's
+    text may carry what an agent sent)."""
+    message = clip_text(str(exc), MAX_ERROR_BYTES)
+    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     span.set_attribute(c.ERROR_TYPE, type(exc).__qualname__)
-    span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"))
+    span.record_exception(exc, attributes={
+        "exception.message": message,
+        "exception.stacktrace": clip_text(stack, MAX_TRACEBACK_BYTES)})
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {message}"))
 
 
 def request_attributes(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,11 +120,13 @@ class TracedModelClient:
         tracer: Tracer | None = None,
         capture_message_content: bool | None = None,
         span_kind: SpanKind = SpanKind.CLIENT,
+        content: ContentBudget | None = None,
     ) -> None:
         self.inner = inner
         self.tracer = tracer or default_tracer()
         self.capture_message_content = capture_enabled(capture_message_content)
         self.span_kind = span_kind  # INTERNAL suits an in-process model
+        self.content = content or ContentBudget()  # share one per episode to bound it
 
     @property
     def model(self) -> str:
@@ -136,12 +152,13 @@ class TracedModelClient:
         if not self.capture_message_content:
             return attributes
         normalized = to_messages(messages)
-        attributes[c.GEN_AI_INPUT_MESSAGES] = c.to_json(c.input_messages(normalized))
+        record = self.content.record
+        attributes[c.GEN_AI_INPUT_MESSAGES] = record(c.input_messages(normalized))
         system = c.system_instructions(normalized)
         if system:
-            attributes[c.GEN_AI_SYSTEM_INSTRUCTIONS] = c.to_json(system)
+            attributes[c.GEN_AI_SYSTEM_INSTRUCTIONS] = record(system)
         if tools:
-            attributes[c.GEN_AI_TOOL_DEFINITIONS] = c.to_json(c.tool_definitions(to_tools(tools)))
+            attributes[c.GEN_AI_TOOL_DEFINITIONS] = record(c.tool_definitions(to_tools(tools)))
         return attributes
 
     async def chat(
@@ -164,7 +181,8 @@ class TracedModelClient:
                 raise
             span.set_attributes(response_attributes(result, time.perf_counter() - started))
             if self.capture_message_content:
-                span.set_attribute(c.GEN_AI_OUTPUT_MESSAGES, c.to_json(c.output_messages(result)))
+                span.set_attribute(c.GEN_AI_OUTPUT_MESSAGES,
+                                   self.content.record(c.output_messages(result)))
             if result.finish_reason == "error":
                 span.set_status(Status(StatusCode.ERROR, "model finished with reason 'error'"))
                 span.set_attribute(c.ERROR_TYPE, "finish_reason_error")
@@ -185,10 +203,6 @@ def internal_span(tracer: Tracer, name: str, attributes: dict[str, Any]) -> Iter
             raise
 
 
-def _result_value(result: Any) -> str:
-    return result if isinstance(result, str) else c.to_json(result)
-
-
 class TracedTool:
     """A tool function whose every call is an `execute_tool {name}` span.
 
@@ -206,12 +220,14 @@ class TracedTool:
         description: str = "",
         tracer: Tracer | None = None,
         capture_message_content: bool | None = None,
+        content: ContentBudget | None = None,
     ) -> None:
-        self.name = name
+        self.name = clean_name(name)  # the agent may choose it (env functions)
         self.fn = fn
         self.description = description
         self.tracer = tracer or default_tracer()
         self.capture_message_content = capture_enabled(capture_message_content)
+        self.content = content or ContentBudget()
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             type(fn).__call__  # a callable object with `async def __call__`
         )
@@ -241,13 +257,13 @@ class TracedTool:
             attributes[c.GEN_AI_TOOL_CALL_ID] = call_id
         if self.capture_message_content:
             arguments = {"args": list(args), **kwargs} if args else kwargs
-            attributes[c.GEN_AI_TOOL_CALL_ARGUMENTS] = c.to_json(arguments)
+            attributes[c.GEN_AI_TOOL_CALL_ARGUMENTS] = self.content.record(arguments)
         with internal_span(self.tracer, f"{c.OP_EXECUTE_TOOL} {self.name}", attributes) as span:
             yield span
 
     def _finish(self, span: Span, result: Any) -> Any:
         if self.capture_message_content:
-            span.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, _result_value(result))
+            span.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, self.content.record(result))
         return result
 
     def _call(self, call_id: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -294,6 +310,7 @@ def agent_span(
     `EpisodeAttributesProcessor` (installed by `setup_tracing`). Extra `attributes` that are
     not OTel primitives are stored as JSON strings.
     """
+    name = clean_name(name)
     start: dict[str, Any] = {c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.GEN_AI_AGENT_NAME: name}
     if episode_id is not None:
         start[c.HARNESS_EPISODE_ID] = episode_id

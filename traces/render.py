@@ -8,6 +8,12 @@ Rules:
   of that agent (the history is not repeated), then the model's output: reasoning, text,
   tool calls. The system prompt is shown when it first appears or changes.
 - Tool executions show arguments and results; errors show their type, message and traceback.
+  Agent log messages appear where they were logged, among the agent's calls.
+- Candidate-chosen text cannot draw on the terminal or fake a line of the transcript: labels
+  (names, ids, kinds) are one line with every non-printable character escaped (`\x1b`,
+  `\n`, `\u202e`); values keep their newlines, but each line after the first is its own body
+  line, starting with `│ `, which no line of the renderer's own starts with, and every other
+  control or bidi character is escaped there too.
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traces import conventions as c
+from traces.limits import escape_char, one_line
 from traces.records import SpanNode, SpanRecord, build_tree
 from traces.store import TraceStore
 
 DEFAULT_WIDTH = 160
 DEFAULT_LIMIT = 200
 CONTINUATION = "↳ "
+BODY = "│ "  # starts each further line of a multi-line value
+LOG_EVENTS = frozenset({"agent.log", "agent.log.dropped"})
 
 
 @dataclass
@@ -39,10 +48,10 @@ class _Writer:
     def emit(self, depth: int, label: str, text: Any = "") -> None:
         indent = "  " * depth
         value = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
-        first, *rest = value.split("\n")
-        self._wrap(f"{indent}{label}{first}", indent)
+        first, *rest = body_lines(value)
+        self._wrap(f"{indent}{one_line(label)}{first}", indent)
         for line in rest:
-            self._wrap(f"{indent}    {line}", indent)
+            self._wrap(f"{indent}  {BODY}{line}", indent)
 
     def _wrap(self, line: str, indent: str) -> None:
         room = max(self.width, len(indent) + 20)
@@ -51,6 +60,15 @@ class _Writer:
         step = max(room - len(cont), 10)
         for start in range(room, len(line), step):
             self.lines.append(cont + line[start : start + step])
+
+
+def body_lines(value: str) -> list[str]:
+    """A value's lines, each with its control, bidi and other non-printable characters
+    (tabs apart) escaped, so none can move the cursor, erase, or reorder what is shown."""
+    lines = value.replace("\r\n", "\n").split("\n")
+    return [line if line.isprintable() else "".join(
+        ch if ch.isprintable() or ch == "\t" else escape_char(ch) for ch in line)
+        for line in lines]
 
 
 def _json_attr(span: SpanRecord, key: str) -> Any:
@@ -162,8 +180,17 @@ def _agent(w: _Writer, depth: int, node: SpanNode) -> None:
     name = a.get(c.GEN_AI_AGENT_NAME, span.name)
     w.emit(depth, f"== agent {name}  ", f"{' '.join(ids)}  {span.duration_s:.2f}s".strip())
     convo = _Conversation()
-    for child in node.children:
-        _node(w, depth + 1, child, convo)
+    logs = [e for e in span.events if e.get("name") in LOG_EVENTS]
+    items: list[tuple[int, SpanNode | dict[str, Any]]] = [
+        *((child.span.start_ns, child) for child in node.children),
+        *((int(e.get("timestamp_ns") or 0), e) for e in logs)]
+    for _, item in sorted(items, key=lambda pair: pair[0]):
+        if isinstance(item, SpanNode):
+            _node(w, depth + 1, item, convo)
+        else:
+            message = str(item.get("attributes", {}).get("message", ""))
+            label = "log: " if item.get("name") == "agent.log" else "log dropped: "
+            w.emit(depth + 1, label, message)
     _errors(w, depth + 1, span)
 
 

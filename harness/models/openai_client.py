@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import openai
 
 from harness.errors import ModelRequestError, ModelUnavailableError
@@ -86,6 +87,22 @@ class OpenAIClient:
         except openai.APIError as error:
             raise _translate(error, self.model, self.base_url) from error
         return [model.id for model in page.data]
+
+    async def alive(self, timeout_s: float = 5.0) -> bool:
+        """Whether the server answers HTTP now, asked so that no completion slot is needed.
+
+        GET /health on a fresh connection with its own timeout. vLLM answers 200 (a 5xx when
+        its engine died); llama.cpp's server has no such route and answers 404 at once, even
+        mid-completion, where its /v1/models waits for the running completion. Any answer
+        below 500 means the server is up.
+        """
+        root = self.base_url.rstrip("/").removesuffix("/v1")
+        try:
+            async with httpx.AsyncClient(timeout=timeout_s) as http:
+                response = await http.get(f"{root}/health")
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
 
     async def aclose(self) -> None:
         await self._sdk.close()

@@ -4,6 +4,15 @@ A network namespace has no loopback, so the worker talks to the harness over pip
 inherits. Messages are one JSON object per line. Requests carry an integer `id`; replies
 echo it with `ok` and `value` or `error`, so many requests (concurrent subagents) can be in
 flight at once.
+
+One message is at most `MAX_LINE` bytes. The biggest legitimate message is a chat request
+carrying a whole conversation: the largest context of the models we serve (200K tokens for
+Claude, 128K for Qwen3 and Llama 3) is under 1 MB of text, under 2 MB JSON-escaped; 4 MiB
+leaves twice that. The reader holds at most about that much before it refuses a line (the
+stream reader stops at its limit and discards), so a worker cannot make the harness buffer
+more. A message that would be larger is refused before it is written (`MessageTooLarge`); a
+reply too large to cross becomes an error reply to the same request, so no requester waits
+for ever.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import json
 import os
 from typing import Any
 
-MAX_LINE = 64 * 1024 * 1024  # one message; a conversation can be long
+MAX_LINE = 4 * 1024 * 1024  # one message, newline included (see above)
 
 
 class ChannelClosed(EOFError):
@@ -22,6 +31,10 @@ class ChannelClosed(EOFError):
 
 class ProtocolError(ValueError):
     """The other side sent something that is not a well-formed message."""
+
+
+class MessageTooLarge(ProtocolError):
+    """A message this side was about to send is over `MAX_LINE`; nothing was sent."""
 
 
 class Channel:
@@ -54,7 +67,14 @@ class Channel:
         return cls(reader, writer)
 
     async def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, ensure_ascii=False, default=str).encode() + b"\n"
+        data = encode(message)
+        if len(data) > MAX_LINE:
+            if not _is_reply(message):
+                raise MessageTooLarge(f"message of {len(data)} bytes is over the channel's "
+                                      f"limit of {MAX_LINE} bytes")
+            data = encode({"id": message.get("id"), "ok": False, "error": {
+                "type": "ModelRequestError", "message": f"the reply ({len(data)} bytes) is "
+                f"over the channel's limit of {MAX_LINE} bytes"}})
         async with self._lock:
             self._writer.write(data)
             try:
@@ -79,3 +99,11 @@ class Channel:
 
     def close(self) -> None:
         self._writer.close()
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, default=str).encode() + b"\n"
+
+
+def _is_reply(message: dict[str, Any]) -> bool:
+    return "id" in message and "ok" in message and "op" not in message

@@ -63,7 +63,7 @@ class BoundContext:
         self.task = task
         self.model = AgentModel(endpoint, self._current, model=model, provider=provider)
 
-    async def tool(self, name: str, **arguments: Any) -> ToolResult:
+    async def tool(self, name: str, /, **arguments: Any) -> ToolResult:
         return await self._endpoint.tool(self._current.get(), name, arguments)
 
     @asynccontextmanager

@@ -118,6 +118,8 @@ async def _converse(setup: EpisodeSetup, task: TaskView, host: EpisodeHost,
             serving.cancel()
         if channel is not None:
             channel.close()
+    if serving is not None:  # its tool sandboxes are dead before the episode is recorded
+        await asyncio.wait({serving})
     outcome = _outcome_of(served)
     outcome.sandbox = result
     return await _attribute(outcome, host, result, served, setup.model)
@@ -152,8 +154,8 @@ async def _attribute(outcome: EpisodeOutcome, host: EpisodeHost, result: Sandbox
 
     Infrastructure only when the harness's side failed: the worker died before its `ready`
     (before any candidate code ran), a harness tool could not run, or a model call failed
-    *and* the server is unreachable now. A model error while the server answers (a request
-    timeout the agent provoked with a huge max_tokens, say) stays the agent's.
+    (after the client's retries) with evidence that this episode's own requests cannot
+    produce — see `_model_failure_is_infra`. Anything else is the agent's.
     """
     if result.killed_reason == LOST:
         return _infra(outcome, "sandbox", "the worker's fork server was lost mid-episode")
@@ -161,12 +163,18 @@ async def _attribute(outcome: EpisodeOutcome, host: EpisodeHost, result: Sandbox
         why = result.killed_reason or f"exit code {result.returncode}"
         tail = result.stderr[-2000:].strip()
         return _infra(outcome, "worker", f"worker died before starting ({why}): {tail}")
+    if host.budget_exceeded is not None:  # over its token budget: failed, whatever it answered
+        outcome.answered, outcome.answer = False, None
+        outcome.agent_error, outcome.error_kind = host.budget_exceeded, "budget"
+        return outcome
     if host.infra_error is not None and not outcome.answered:
         if not isinstance(host.infra_error, ModelUnavailableError):
             return _infra(outcome, "tool_sandbox", f"harness tool failed: {host.infra_error}")
-        if not await reachable(model):
+        cause = failure_cause(host.infra_error)
+        if await _model_failure_is_infra(cause, model):
             return _infra(outcome, "model_unavailable", f"model unavailable: {host.infra_error}")
-        outcome.error_kind = outcome.error_kind or "model_error"
+        if outcome.error_kind is None or outcome.error_kind.startswith("crash:Model"):
+            outcome.error_kind = "model_timeout" if cause == "timeout" else "model_error"
     if not outcome.answered and outcome.agent_error is None:
         reason = result.killed_reason or f"exit code {result.returncode}"
         outcome.error_kind = result.killed_reason or "crash"
@@ -182,13 +190,51 @@ def _infra(outcome: EpisodeOutcome, kind: str, message: str) -> EpisodeOutcome:
     return outcome
 
 
+async def _model_failure_is_infra(cause: str, model: ModelClient) -> bool:
+    """Whether a failed model call was the infrastructure's, not the agent's.
+
+    The rule: only on evidence that this episode's own requests cannot produce —
+    - the server refused the connection (`cause == "refused"`): nothing was listening;
+    - or the server is down now: the liveness probe (`reachable`) gets no HTTP answer in its
+      own short timeout, or a 5xx. The probe takes no completion slot, so it never queues
+      behind requests still running on the server (this episode's abandoned ones included).
+    Everything else is the agent's failure, scored 0: a request of its own that timed out
+    while the server still answers (`model_timeout`) — on a single-slot server such as
+    llama.cpp's, its own long generations are what it waited behind —, or an error status
+    given to its request while the server is up (`model_error`). Failures of other episodes
+    at the same time are deliberately not evidence: every episode of a run runs the same
+    candidate, which could fail several together on purpose. A real outage shows in the
+    probe, and a run with too many `error` episodes publishes no mean (`max_error_share`).
+    """
+    return cause == "refused" or not await reachable(model)
+
+
+def failure_cause(error: BaseException) -> str:
+    """`refused`, `timeout` or `error`, from the exception chain (SDK and httpx errors)."""
+    seen: BaseException | None = error
+    for _ in range(10):  # a chain is short; a cycle must not hang us
+        if seen is None:
+            break
+        name = type(seen).__name__
+        if isinstance(seen, TimeoutError) or "Timeout" in name:
+            return "timeout"
+        if isinstance(seen, ConnectionRefusedError) or name == "ConnectError":
+            return "refused"
+        seen = seen.__cause__ or seen.__context__
+    return "error"
+
+
 async def reachable(model: ModelClient, timeout_s: float = 5.0) -> bool:
-    """Whether the model server answers now (its model list); True when it cannot be asked."""
-    list_models = getattr(model, "list_models", None)
-    if list_models is None:
+    """Whether the model server is up, asked without queueing behind completions.
+
+    Not `/v1/models`: llama.cpp's server answers it only between completions (it waits for
+    the model lock; 59 s measured behind a 600-token generation), so a busy server looked
+    down. The client's `alive` asks something every server answers at once. True when the
+    client has no such probe (a hosted API)."""
+    alive = getattr(model, "alive", None)
+    if alive is None:
         return True
     try:
-        await asyncio.wait_for(list_models(), timeout=timeout_s)
+        return bool(await asyncio.wait_for(alive(timeout_s), timeout=timeout_s + 1.0))
     except Exception:
         return False
-    return True

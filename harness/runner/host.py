@@ -6,7 +6,13 @@ An agent (in-process via `local_context`, or sandboxed via the worker protocol) 
 never leave this class, so agent code cannot forge or drop them.
 
 Systemic failures (the model server unreachable after retries) are remembered in
-`infra_error` so the runner can mark the episode `error` rather than a wrong answer.
+`infra_error` so the runner can mark the episode `error` rather than a wrong answer; a token
+budget overrun is remembered in `budget_exceeded`, so the episode is `failed` whatever the
+agent answers after it.
+
+What the agent chooses to record is bounded per episode (see `traces.limits`): log events
+(count and bytes), names (one printable line) and content (each value and in total), with an
+explicit "… N bytes dropped" wherever something is cut.
 """
 
 from __future__ import annotations
@@ -22,25 +28,24 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from benchmarks.base import Environment
 from harness.errors import HarnessError, ModelRequestError, ModelUnavailableError
 from harness.models.types import ChatResult, MessageLike, ModelClient, ToolLike, Usage
+from harness.runner.budget import CHECKS, TokenBudget, check_params, prompt_estimate
 from harness.runner.tools import HarnessTools, ToolFn
-from task_agents.lib.context import BudgetExceeded, ToolResult
+from task_agents.lib.context import ToolResult
 from traces import conventions as c
 from traces.instrument import TracedModelClient, TracedTool
+from traces.limits import MAX_LOG_MESSAGE_BYTES, ContentBudget, clean_name, clip_text, dropped
 
 ROOT = "root"
 ENV_TOOL = "env"  # ctx.tool("env", function=..., arguments={...}): the task environment
-# Sampling parameters an agent may set. Anything else (model, extra_body, n, …) could switch
-# the model, multiply cost or bypass the harness, so it is refused.
-ALLOWED_PARAMS = frozenset({
-    "temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
-    "frequency_penalty", "thinking", "reasoning_effort", "chat_template_kwargs",
-})
+# Sampling parameters an agent may set, each checked (`budget.CHECKS`). Anything else (model,
+# extra_body, n, …) could switch the model, multiply cost or bypass the harness: refused.
+ALLOWED_PARAMS = frozenset(CHECKS)
 # Statuses that mean the harness's model settings are wrong (key, permission, model name):
 # every episode would fail the same way, so the run stops instead of scoring zeros.
 FATAL_STATUSES = frozenset({401, 403, 404})
 MAX_SUBAGENTS = 1_000  # per episode; each is a span
 MAX_LOG_EVENTS = 1_000  # per episode; each is a span event
+MAX_LOG_BYTES = 1024 * 1024  # all log messages of an episode
 
 
 def _plain_result(fn: ToolFn) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -59,21 +64,28 @@ class EpisodeHost:
                  tools: HarnessTools, token_budget: int | None = None,
                  environment: Environment | None = None) -> None:
         self.environment = environment
-        self.model = TracedModelClient(model, tracer=tracer)
+        self.content = ContentBudget()  # one per episode, shared by all its spans
+        self.model = TracedModelClient(model, tracer=tracer, content=self.content)
         self.tracer = tracer
         self.tools = tools
         self.token_budget = token_budget
+        self.budget = TokenBudget(token_budget) if token_budget is not None else None
         self.usage = Usage()
         self.model_calls = 0
         self.tool_calls = 0
         self.infra_error: Exception | None = None
         self.fatal_error: ModelRequestError | None = None
         self._spans: dict[str, Span] = {ROOT: root}
-        self._reserved = 0  # output tokens promised to calls in flight
         self._subagents = 0
-        self._logs = 0
-        self._traced_tools = {name: TracedTool(name, _plain_result(fn), tracer=tracer)
-                              for name, fn in tools.tools.items()}
+        self._logs = _LogTally()
+        self._traced_tools = {
+            name: TracedTool(name, _plain_result(fn), tracer=tracer, content=self.content)
+            for name, fn in tools.tools.items()}
+
+    @property
+    def budget_exceeded(self) -> str | None:
+        """Why the episode went over its token budget, or None: such an episode is failed."""
+        return self.budget.exceeded if self.budget is not None else None
 
     @contextmanager
     def _under(self, ref: str) -> Iterator[Span]:
@@ -84,26 +96,12 @@ class EpisodeHost:
     def tokens_used(self) -> int:
         return self.usage.input_tokens + self.usage.output_tokens
 
-    def _reserve(self, params: dict[str, Any]) -> int:
-        """Clamp the call's output to what the budget has left, and hold that much."""
-        if self.token_budget is None:
-            return 0
-        left = self.token_budget - self.tokens_used() - self._reserved
-        if left <= 0:
-            raise BudgetExceeded(f"token budget of {self.token_budget} spent "
-                                 f"({self.tokens_used()} used, {self._reserved} in flight)")
-        asked = params.get("max_tokens") or params.get("max_completion_tokens") or left
-        params["max_tokens"] = hold = min(int(asked), left)
-        params.pop("max_completion_tokens", None)
-        self._reserved += hold
-        return hold
-
     async def chat(self, ref: str, messages: Sequence[MessageLike],
                    tools: Sequence[ToolLike] | None = None, **params: Any) -> ChatResult:
-        refused = sorted(set(params) - ALLOWED_PARAMS)
-        if refused:
-            raise ModelRequestError(f"parameters not allowed for agents: {', '.join(refused)}")
-        hold = self._reserve(params)
+        check_params(params)
+        held = 0
+        if self.budget is not None:
+            held = self.budget.reserve(prompt_estimate(messages, tools), params)
         try:
             with self._under(ref):
                 result = await self.model.chat(messages, tools, **params)
@@ -115,9 +113,12 @@ class EpisodeHost:
                 self.fatal_error = error
             raise
         finally:
-            self._reserved -= hold
+            if self.budget is not None:
+                self.budget.release(held)
         self.model_calls += 1
         self.usage = self.usage + result.usage
+        if self.budget is not None:  # over it now: the episode fails, the next call is refused
+            self.budget.charge(result.usage.input_tokens + result.usage.output_tokens)
         return result
 
     async def tool(self, ref: str, name: str, arguments: dict[str, Any]) -> ToolResult:
@@ -153,7 +154,7 @@ class EpisodeHost:
 
         self.tool_calls += 1
         with self._under(ref):
-            result = await TracedTool(function, call, tracer=self.tracer,
+            result = await TracedTool(function, call, tracer=self.tracer, content=self.content,
                                       description="task environment function")(**arguments)
         return ToolResult.model_validate(result)
 
@@ -162,6 +163,7 @@ class EpisodeHost:
         if self._subagents > MAX_SUBAGENTS:
             raise ModelRequestError(f"more than {MAX_SUBAGENTS} subagents in one episode")
         parent = self._spans.get(ref, self._spans[ROOT])
+        name = clean_name(name)  # the agent's choice: one printable line, bounded
         span = self.tracer.start_span(
             f"{c.OP_INVOKE_AGENT} {name}", kind=SpanKind.INTERNAL,
             context=trace.set_span_in_context(parent),
@@ -180,21 +182,43 @@ class EpisodeHost:
         if span is None:
             return
         if error:
-            span.set_status(Status(StatusCode.ERROR, error[:500]))
-            span.set_attribute(c.ERROR_TYPE, error.split(":", 1)[0][:100])
+            span.set_status(Status(StatusCode.ERROR, clip_text(error, 2000)))
+            span.set_attribute(c.ERROR_TYPE, clean_name(error.split(":", 1)[0], 100))
         span.end()
 
     def log(self, ref: str, message: str) -> None:
-        self._logs += 1
-        if self._logs > MAX_LOG_EVENTS:
-            if self._logs == MAX_LOG_EVENTS + 1:  # said once, explicitly: nothing silent
-                self._spans[ROOT].add_event("agent.log.dropped", {
-                    "message": f"log limit of {MAX_LOG_EVENTS} events reached; later logs "
-                               "of this episode are not recorded"})
+        """Record an agent's log line, within the episode's caps (counted when dropped)."""
+        text = clip_text(message, MAX_LOG_MESSAGE_BYTES, "log message limit")
+        if not self._logs.admit(_size(text), _size(message)):
             return
-        self._spans.get(ref, self._spans[ROOT]).add_event("agent.log", {"message": message})
+        self._spans.get(ref, self._spans[ROOT]).add_event("agent.log", {"message": text})
 
     def close_open_agents(self) -> None:
         """End subagent spans the agent left open (it crashed or was killed)."""
         for ref in [r for r in self._spans if r != ROOT]:
             self._end(ref, "unfinished: the episode ended first")
+        if self._logs.dropped:  # said once, at the end, with the totals: nothing silent
+            self._spans[ROOT].add_event("agent.log.dropped", {"message": (
+                f"{self._logs.dropped} log messages not recorded, "
+                f"{dropped(self._logs.dropped_bytes)}: the limit is {MAX_LOG_EVENTS} messages "
+                f"and {MAX_LOG_BYTES // 1024} KB per episode")})
+
+
+class _LogTally:
+    """Counts an episode's log events and bytes against its caps."""
+
+    def __init__(self) -> None:
+        self.events = self.bytes = self.dropped = self.dropped_bytes = 0
+
+    def admit(self, kept: int, original: int) -> bool:
+        if self.events >= MAX_LOG_EVENTS or self.bytes + kept > MAX_LOG_BYTES:
+            self.dropped += 1
+            self.dropped_bytes += original
+            return False
+        self.events += 1
+        self.bytes += kept
+        return True
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))

@@ -20,11 +20,16 @@ def code_roots() -> list[Path]:
 
 
 def worker_policy(agent_dir: Path, *, hidden: list[Path], wall_time_s: float,
-                  memory_mb: int = 4096) -> SandboxPolicy:
-    """Read-only code and candidate, hidden benchmark data and run outputs, no network."""
+                  memory_mb: int = 4096, total_memory_mb: int | None = None,
+                  folder_mb: int = 256) -> SandboxPolicy:
+    """Read-only code and candidate, hidden benchmark data and run outputs, no network.
+
+    `memory_mb` bounds each process, `total_memory_mb` (default: the same) all of an
+    episode's processes together; `folder_mb` its folder (a tmpfs)."""
     roots = code_roots()
     return SandboxPolicy(
         wall_time_s=wall_time_s, cpu_time_s=wall_time_s, memory_mb=memory_mb,
+        total_memory_mb=total_memory_mb, folder_mb=folder_mb,
         max_processes=64, max_output_bytes=1_000_000,
         readonly_paths=[*roots, agent_dir.resolve()], hidden_paths=hidden,
         env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})

@@ -6,6 +6,13 @@ Statuses of an episode:
   counted as a score of 0, with the reason;
 - `error`: the infrastructure failed (model server down, 5xx after retries, sandbox could not
   start) — never counted as a wrong answer, reported separately.
+
+A run whose errors exceed `max_error_share` of its episodes publishes no mean: the episodes
+left out could be exactly the ones the candidate would have failed, so the aggregate's mean,
+CI and pass rate are null and `withheld` says why.
+
+Schema history: 2 added `error_share`, `max_error_share` and `withheld` to the aggregate
+(mean, CI and pass rate may be null); version 1 files load unchanged.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DEFAULT_MAX_ERROR_SHARE = 0.1
 EpisodeStatus = Literal["scored", "failed", "error"]
 
 
@@ -49,10 +57,13 @@ class Aggregate(BaseModel):
     episodes: int
     counted: int  # scored + failed
     errors: int
-    mean_score: float
-    ci_low: float
-    ci_high: float
-    pass_rate: float
+    error_share: float = 0.0  # errors / episodes
+    max_error_share: float = DEFAULT_MAX_ERROR_SHARE
+    withheld: str | None = None  # why no mean is published; None when it is
+    mean_score: float | None  # None: withheld
+    ci_low: float | None
+    ci_high: float | None
+    pass_rate: float | None
     input_tokens: int
     output_tokens: int
     cost_usd: float
@@ -74,6 +85,17 @@ class RunResult(BaseModel):
     forked_workers: bool = False  # workers forked from a preloaded sandboxed server
     episodes: list[EpisodeResult] = Field(default_factory=list)
     aggregate: Aggregate | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_count(self) -> int:
+        """Episodes that ended as `error` (infrastructure), so far."""
+        return sum(e.status == "error" for e in self.episodes)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_share(self) -> float:
+        return self.error_count / len(self.episodes) if self.episodes else 0.0
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader never sees half a file."""
@@ -123,15 +145,33 @@ def per_task_scores(episodes: list[EpisodeResult]) -> list[float]:
     return [sum(scores) / len(scores) for scores in by_task.values()]
 
 
-def aggregate(episodes: list[EpisodeResult]) -> Aggregate:
+def aggregate(episodes: list[EpisodeResult],
+              max_error_share: float = DEFAULT_MAX_ERROR_SHARE) -> Aggregate:
     counted = [e for e in episodes if e.status != "error"]
-    mean, low, high = mean_ci(per_task_scores(counted))
+    errors = len(episodes) - len(counted)
+    share = errors / len(episodes) if episodes else 0.0
+    withheld = withheld_reason(errors, len(episodes), max_error_share) \
+        if share > max_error_share else None
+    mean: float | None = None
+    low: float | None = None
+    high: float | None = None
+    pass_rate: float | None = None
+    if withheld is None:
+        mean, low, high = mean_ci(per_task_scores(counted))
+        pass_rate = sum(e.passed for e in counted) / len(counted) if counted else 0.0
     return Aggregate(
-        episodes=len(episodes), counted=len(counted),
-        errors=len(episodes) - len(counted), mean_score=mean, ci_low=low, ci_high=high,
-        pass_rate=sum(e.passed for e in counted) / len(counted) if counted else 0.0,
+        episodes=len(episodes), counted=len(counted), errors=errors, error_share=share,
+        max_error_share=max_error_share, withheld=withheld, mean_score=mean, ci_low=low,
+        ci_high=high, pass_rate=pass_rate,
         input_tokens=sum(e.input_tokens for e in episodes),
         output_tokens=sum(e.output_tokens for e in episodes),
         cost_usd=sum(e.cost_usd for e in episodes),
         mean_latency_s=sum(e.latency_s for e in counted) / len(counted) if counted else 0.0,
     )
+
+
+def withheld_reason(errors: int, episodes: int, max_error_share: float) -> str:
+    return (f"{errors} of {episodes} episodes ({errors / episodes:.0%}) ended as infrastructure "
+            f"errors, more than the {max_error_share:.0%} allowed (max_error_share): the "
+            f"episodes left out could be the ones the candidate would fail, so no mean is "
+            f"published")

@@ -8,11 +8,9 @@ every episode (atomically), traces to `RUN_DIR/traces.sqlite` (and OTLP when con
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +22,12 @@ from harness.runner.episode import EpisodeSetup
 from harness.runner.policy import worker_policy
 from harness.runner.results import RunResult, aggregate
 from harness.runner.scheduler import EpisodeScheduler, Listener
+from harness.runner.staging import (
+    CandidateLimits,
+    candidate_digest,
+    check_candidate_tree,
+    stage_candidate,
+)
 from harness.runner.tools import HarnessTools
 from harness.runner.workers import WorkerPool
 from harness.sandbox import detect_isolation
@@ -40,16 +44,12 @@ class EvalRequest:
     trials: int = 1
     out_dir: Path = Path("runs")
     task_ids: list[str] | None = None
+    hidden: list[Path] = field(default_factory=list)  # more folders candidates must not see
 
 
-def agent_digest(agent_dir: Path) -> str:
-    """SHA-256 over the candidate's files (names and contents), for audit."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in agent_dir.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(str(path.relative_to(agent_dir)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+def agent_digest(agent_dir: Path, limits: CandidateLimits | None = None) -> str:
+    """SHA-256 over the candidate's files (names, sizes and contents), streamed, for audit."""
+    return candidate_digest(agent_dir, limits)
 
 
 def select_tasks(bench: Benchmark, request: EvalRequest) -> list[Task]:
@@ -65,22 +65,29 @@ async def run_eval(config: HarnessConfig, request: EvalRequest,
     agent_dir = request.agent_dir.resolve()
     if not (agent_dir / "agent.py").is_file():
         raise ConfigError("agent", f"{agent_dir} has no agent.py")
+    limits = CandidateLimits.of(config.candidate_max_mb, config.candidate_max_files)
+    check_candidate_tree(agent_dir, limits)  # refused before a run folder exists
     bench = get_benchmark(request.benchmark)
     tasks = select_tasks(bench, request)
     isolation = detect_isolation(require=config.require_sandbox)
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     run_dir = request.out_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    result = RunResult(run_id=run_id, agent=str(agent_dir), agent_sha256=agent_digest(agent_dir),
+    result = RunResult(run_id=run_id, agent=str(agent_dir), agent_sha256="",
                        benchmark=bench.id, split=request.split, model=config.model,
                        trials=request.trials, started_at=datetime.now(UTC),
                        isolation=isolation.kind)
     tracing = setup_tracing(run_dir / "traces.sqlite",
                             resource_attributes={"harness.run_id": run_id})
-    hidden = [*protected_paths([request.benchmark]), request.out_dir.resolve()]
-    staged = stage_candidate(agent_dir)
+    hidden = [*protected_paths([request.benchmark]), request.out_dir.resolve(),
+              *(path.resolve() for path in request.hidden)]
+    staged: Path | None = None
     try:
-        policy = worker_policy(staged, hidden=hidden, wall_time_s=config.episode_time_s)
+        staged = stage_candidate(agent_dir, limits)  # checked again as it is copied
+        result.agent_sha256 = agent_digest(staged, limits)  # exactly what the workers run
+        policy = worker_policy(staged, hidden=hidden, wall_time_s=config.episode_time_s,
+                               memory_mb=config.episode_memory_mb,
+                               folder_mb=config.episode_folder_mb)
         async with (running_model(config) as model,
                     WorkerPool(policy, isolation, fork=config.fork_server) as workers):
             result.forked_workers = workers.fork
@@ -92,19 +99,9 @@ async def run_eval(config: HarnessConfig, request: EvalRequest,
             await scheduler.run_all(tasks, request.trials)
     finally:
         tracing.shutdown()
-        shutil.rmtree(staged.parent, ignore_errors=True)
+        if staged is not None:
+            shutil.rmtree(staged.parent, ignore_errors=True)
         result.finished_at = datetime.now(UTC)
-        result.aggregate = aggregate(result.episodes)
+        result.aggregate = aggregate(result.episodes, max_error_share=config.max_error_share)
         result.save(run_dir / "results.json")  # also when aborted: nothing done is lost
     return result
-
-
-def stage_candidate(agent_dir: Path) -> Path:
-    """A private copy of the candidate for the workers.
-
-    Workers run as an unprivileged uid, which must be able to read the code; copying means the
-    user's own folder is never re-permissioned, and the run is immune to edits made during it.
-    """
-    staged = Path(tempfile.mkdtemp(prefix="harness-candidate-")) / agent_dir.name
-    shutil.copytree(agent_dir, staged, ignore=shutil.ignore_patterns("__pycache__", ".git"))
-    return staged

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.answers import DEFAULT_SCORE_TIMEOUT_S, oversize
 from benchmarks.base import Benchmark, Task
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
@@ -129,8 +130,21 @@ class EpisodeScheduler:
         return episode
 
     async def score(self, task: Task, outcome: EpisodeOutcome, episode: EpisodeResult) -> None:
+        """The answer is hostile input: one too large to score is the agent's failure, never a
+        scored 0; the benchmark does its work off the loop (see benchmarks.base), bounded here
+        in time, and an overrun is the agent's failure too, not a crash of the run."""
+        too_large = oversize(outcome.answer)
+        if too_large:
+            episode.status, episode.error_kind = "failed", "answer_too_large"
+            episode.error = episode.detail = too_large
+            return
+        timeout_s = float(getattr(self.bench, "score_timeout_s", DEFAULT_SCORE_TIMEOUT_S))
         try:
-            score = await self.bench.score(task, outcome.answer)
+            score = await asyncio.wait_for(self.bench.score(task, outcome.answer), timeout_s)
+        except TimeoutError as error:  # asyncio's, or the scorer's own child (ScorerTimeout)
+            episode.status, episode.error_kind = "failed", "scorer_timeout"
+            episode.error = episode.detail = f"scorer timeout: {error or f'over {timeout_s:g} s'}"
+            return
         except Exception as error:  # a scorer bug must not sink the run; it is visible
             episode.status, episode.error_kind = "failed", "scorer"
             episode.error = f"scorer raised {type(error).__name__}: {error}"
@@ -141,7 +155,7 @@ class EpisodeScheduler:
 
 async def wait_until_reachable(model: ModelClient, timeout_s: float) -> bool:
     """Poll the model server until it answers (backing off), up to `timeout_s`."""
-    if not hasattr(model, "list_models"):  # nothing to ask (Anthropic): just back off
+    if not hasattr(model, "alive"):  # nothing to ask (Anthropic): just back off
         await asyncio.sleep(min(5.0, timeout_s))
         return True
     deadline = time.monotonic() + timeout_s

@@ -7,6 +7,9 @@ Rules, because the other side is untrusted:
 - A malformed message ends the episode as the agent's protocol failure; nothing it sends
   can raise out of here.
 - `log` messages have no reply and are handled in order, so none arrives after the result.
+- When the conversation ends, requests still in flight are cancelled, and it ends only once
+  they are gone: a tool call's sandbox is killed and reaped first, so nothing the episode
+  started outlives its result.
 """
 
 from __future__ import annotations
@@ -60,8 +63,23 @@ async def serve_worker(channel: Channel, host: EpisodeHost, task: TaskView,
     except ProtocolError as error:
         served.protocol_error = str(error)
     finally:
-        for job in served.jobs:
-            job.cancel()
+        await _cancel_and_wait(served.jobs)
+
+
+async def _cancel_and_wait(jobs: set[asyncio.Task[None]]) -> None:
+    """Cancel the jobs and wait until each has finished (its sandbox dead), even if we are
+    cancelled meanwhile; our own cancellation is re-raised after."""
+    pending = set(jobs)
+    for job in pending:
+        job.cancel()
+    interrupted: asyncio.CancelledError | None = None
+    while pending:
+        try:
+            _done, pending = await asyncio.wait(pending)
+        except asyncio.CancelledError as error:
+            interrupted = error
+    if interrupted is not None:
+        raise interrupted
 
 
 async def _handshake(channel: Channel, task: TaskView, model: ModelClient,

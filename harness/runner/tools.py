@@ -44,7 +44,9 @@ class HarnessTools:
         self.tools: dict[str, ToolFn] = {"run_python": self.run_python,
                                          "run_tests": self.run_tests}
         # Sandboxes at once, over all episodes: each is a process tree with its own limits,
-        # so without this an agent fanning out tool calls could start hundreds.
+        # so without this an agent fanning out tool calls could start hundreds. A slot is
+        # held until the sandbox is gone: a cancelled call (its episode ended) returns only
+        # once `run_python` has killed and reaped the whole tree.
         self._slots = asyncio.Semaphore(max(2, 2 * (os.cpu_count() or 1)))
 
     async def run_python(self, code: str, stdin: str = "") -> ToolResult:

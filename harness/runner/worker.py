@@ -24,9 +24,13 @@ from typing import Any
 
 from harness.errors import ModelRequestError, ModelUnavailableError
 from harness.models.types import ChatResult, MessageLike, ToolLike, to_messages, to_tools
-from harness.runner.channel import Channel, ChannelClosed
+from harness.runner.channel import Channel, ChannelClosed, MessageTooLarge, ProtocolError
 from harness.runner.context import BoundContext
 from task_agents.lib.context import BudgetExceeded, TaskView, ToolResult
+
+# The harness records at most 16 KiB of one log message (`traces.limits`, which this sandboxed
+# process cannot import); cutting here too keeps a big message under the channel's limit.
+_LOG_CUT = 16 * 1024 - 256
 
 _ERRORS: dict[str, type[Exception]] = {
     "BudgetExceeded": BudgetExceeded,
@@ -52,10 +56,11 @@ class RemoteEndpoint:
                 future = self._pending.pop(int(reply.get("id", -1)), None)
                 if future is not None and not future.done():
                     future.set_result(reply)
-        except ChannelClosed:
+        except (ChannelClosed, ProtocolError) as error:
             for future in list(self._pending.values()):
                 if not future.done():
-                    future.set_exception(ModelUnavailableError("the harness closed the channel"))
+                    future.set_exception(ModelUnavailableError(
+                        f"the channel to the harness failed: {error}"))
 
     async def _request(self, op: str, **fields: Any) -> Any:
         request_id = next(self._ids)
@@ -64,6 +69,8 @@ class RemoteEndpoint:
         try:
             await self._channel.send({"id": request_id, "op": op, **fields})
             reply = await future
+        except MessageTooLarge as too_large:  # refused here, before anything was sent
+            raise ModelRequestError(f"{op} request refused: {too_large}") from None
         finally:
             self._pending.pop(request_id, None)
         if reply.get("ok"):
@@ -90,7 +97,8 @@ class RemoteEndpoint:
 
     def log(self, ref: str, message: str) -> None:
         send = asyncio.get_running_loop().create_task(
-            self._channel.send({"op": "log", "ref": ref, "message": str(message)}))
+            self._channel.send({"op": "log", "ref": ref,
+                                "message": _clip_log(str(message))}))
         self._sends.add(send)
         send.add_done_callback(self._sends.discard)
 
@@ -98,6 +106,14 @@ class RemoteEndpoint:
         """Wait for fire-and-forget messages (logs), so none arrives after the result."""
         if self._sends:
             await asyncio.gather(*self._sends, return_exceptions=True)
+
+
+def _clip_log(message: str) -> str:
+    data = message.encode("utf-8", errors="surrogatepass")
+    if len(data) <= _LOG_CUT:
+        return message
+    kept = data[:_LOG_CUT].decode("utf-8", errors="ignore")
+    return f"{kept}… {len(data) - len(kept.encode())} bytes dropped (log message limit)"
 
 
 def load_agent(agent_dir: Path) -> ModuleType:

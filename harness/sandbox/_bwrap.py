@@ -48,7 +48,7 @@ def _system_mounts() -> list[Mount]:
     return mounts
 
 
-def _tree_mounts(policy: SandboxPolicy, workdir: str) -> list[Mount]:
+def _tree_mounts(policy: SandboxPolicy, workdir: str, *, bind_workdir: bool) -> list[Mount]:
     tmp_size = max(64, 4 * policy.max_file_size_mb) * 1024 * 1024
     mounts: list[Mount] = [
         ("/proc", ["--proc", "/proc"]),
@@ -62,19 +62,48 @@ def _tree_mounts(policy: SandboxPolicy, workdir: str) -> list[Mount]:
     for ro in policy.readonly_paths:
         p = os.path.realpath(ro)
         mounts.append((p, ["--ro-bind", p, p]))
-    mounts.append((workdir, ["--bind", workdir, workdir]))
+    if bind_workdir:
+        mounts.append((workdir, ["--bind", workdir, workdir]))
+    else:
+        size = str(policy.folder_mb * 1024 * 1024)
+        mounts.append((workdir, ["--perms", "0700", "--size", size, "--tmpfs", workdir]))
     return mounts
 
 
-def _hidden_mounts(policy: SandboxPolicy) -> list[Mount]:
+def _hidden_mounts(policy: SandboxPolicy, visible: list[str]) -> list[Mount]:
+    """Covers for the hidden paths that a bind would show (inside a bound tree, or above
+    one). The others are not in the sandbox at all, and covering them would only create
+    them, and name them in /proc/self/mountinfo."""
     mounts: list[Mount] = []
     for hidden in policy.hidden_paths:
         p = os.path.realpath(hidden)
+        if not (_under(p, visible) or any(_under(v, [p]) for v in visible)):
+            continue
         if os.path.isdir(p):
             mounts.append((p, ["--perms", "0700", "--size", "4096", "--tmpfs", p]))
         elif os.path.exists(p):
             mounts.append((p, ["--ro-bind", "/dev/null", p]))
     return mounts
+
+
+def _scratch_files(workdir: str, files: list[tuple[str, int]]) -> list[str]:
+    """Copy `files` (relative path, open fd) into the program's scratch folder (a tmpfs of
+    `policy.folder_mb`, so writing past it fails with ENOSPC inside and the host disk is
+    untouched). Root owns what bubblewrap makes there; the launcher hands it to the uid."""
+    args: list[str] = []
+    made = {workdir}
+    for relative, fd in files:
+        dest = os.path.join(workdir, relative)
+        parents = []
+        parent = os.path.dirname(dest)
+        while parent not in made:
+            parents.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(parents):
+            args += ["--perms", "0755", "--dir", d]
+            made.add(d)
+        args += ["--perms", "0644", "--file", str(fd), dest]
+    return args
 
 
 def _with_parents(mounts: list[Mount]) -> list[str]:
@@ -102,15 +131,19 @@ def _with_parents(mounts: list[Mount]) -> list[str]:
     return args
 
 
-def bwrap_argv(policy: SandboxPolicy, workdir: Path, *, as_root: bool) -> list[str]:
-    """The `bwrap ... --` prefix for a program that runs in `workdir`.
+def bwrap_options(policy: SandboxPolicy, workdir: Path, *, as_root: bool,
+                  scratch: list[tuple[str, int]] | None = None) -> list[str]:
+    """bubblewrap's options for a program that runs in `workdir` (bound from the host, or,
+    with `scratch`, a bounded tmpfs holding those files).
 
     As root, no user namespace is made (its only uid would map to real root, which the kernel
     exempts from RLIMIT_NPROC); the launcher drops to an unprivileged uid instead. Otherwise
-    bwrap makes a user namespace and drops every capability itself.
+    bwrap makes a user namespace and drops every capability itself. The options go to bwrap
+    through `--args FD`, not its command line: its pid 1 inside is a copy of bwrap, and its
+    command line (/proc/1/cmdline) would name every hidden path.
     """
     wd = os.path.realpath(workdir)
-    args = ["bwrap", "--die-with-parent", "--new-session"]
+    args = ["--die-with-parent", "--new-session"]
     if as_root:
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         if not policy.network:
@@ -120,6 +153,10 @@ def bwrap_argv(policy: SandboxPolicy, workdir: Path, *, as_root: bool) -> list[s
         if policy.network:
             args.append("--share-net")
     args += ["--hostname", "sandbox"]
-    tree = sorted(_system_mounts() + _tree_mounts(policy, wd), key=lambda m: _depth(m[0]))
-    args += _with_parents(tree + _hidden_mounts(policy))
-    return [*args, "--chdir", wd, "--"]
+    tree = _system_mounts() + _tree_mounts(policy, wd, bind_workdir=scratch is None)
+    tree.sort(key=lambda m: _depth(m[0]))
+    visible = [dest for dest, margs in tree if margs[0] in ("--bind", "--ro-bind")]
+    args += _with_parents(tree + _hidden_mounts(policy, visible))
+    if scratch is not None:
+        args += _scratch_files(wd, scratch)
+    return [*args, "--chdir", wd]

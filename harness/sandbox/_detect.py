@@ -36,7 +36,7 @@ def _probe(kind: IsolationKind) -> str | None:
         launch = build(kind, argv, policy, Path(tmp))
         try:
             done = subprocess.run(launch.argv, env=launch.env, cwd=launch.cwd, capture_output=True,
-                                  timeout=PROBE_TIMEOUT_S, check=False)
+                                  timeout=PROBE_TIMEOUT_S, check=False, pass_fds=launch.fds)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"{tool} failed to start: {exc}"
         finally:

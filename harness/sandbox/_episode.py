@@ -2,15 +2,17 @@
 
 Three processes per program, so that one SIGKILL ends everything it ever started:
 - the *keeper*, forked by the server, in the server's pid namespace: takes its own session,
-  fds, and new mount, IPC, network and pid namespaces, covers /tmp with a private one, forks
-  the init, waits, and exits the way the program did. The server kills the keeper to kill
+  fds, and new mount, IPC, network and pid namespaces, covers /tmp with a private one and the
+  program's folder with a bounded tmpfs, forks the init, waits, and exits the way the
+  program did. The server kills the keeper to kill
   the program.
 - the *init*, pid 1 of the program's pid namespace (dies with the keeper): mounts a /proc
   that shows only this namespace, forks the program, reaps orphans, and reports the
   program's exit status to the keeper. When it exits the kernel kills every process left in
   the namespace, however they forked.
 - the *program*: its folder, a scrubbed environment, the resource limits, the per-program
-  unprivileged uid, no new privileges; then the requested module runs as `__main__`.
+  unprivileged uid, no new privileges, the seccomp filter; then the requested module runs
+  as `__main__`.
 The program is not the namespace's init because an init ignores signals it does not handle
 (SIGXCPU from the CPU limit among them).
 """
@@ -92,6 +94,7 @@ def keeper(spec: dict[str, Any], fds: list[int], server_pid: int) -> None:
 def _start_init(spec: dict[str, Any]) -> tuple[int, int]:
     namespaces.unshare(network=bool(spec.get("network")))
     namespaces.private_tmp(int(spec["tmp_mb"]))
+    namespaces.private_folder(spec["cwd"], int(spec["folder_mb"]), int(spec["uid"]))
     namespaces.private_pts()
     alive_r, alive_w = os.pipe()  # the init sees EOF here once the keeper is gone
     status_r, status_w = os.pipe()
@@ -170,6 +173,7 @@ def _become_program(spec: dict[str, Any]) -> None:
     _launcher._no_new_privs()
     _launcher._die_with_parent()
     os.umask(0o022)
+    _launcher.install_seccomp(spec.get("seccomp"))  # last: it denies what set-up needs
 
 
 def _program(spec: dict[str, Any]) -> None:

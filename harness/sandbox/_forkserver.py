@@ -32,6 +32,7 @@ from harness.sandbox._episode import CHANNEL_FDS
 from harness.sandbox._launch import allocate_uid, environment, is_root, release_uid, rlimits
 from harness.sandbox._models import Isolation, SandboxPolicy
 from harness.sandbox._process import SandboxProcess, Supervised
+from harness.sandbox._seccomp import program_hex
 
 SERVER_LIFETIME_S = 30 * 24 * 3600.0  # the server lives as long as its run
 READY_TIMEOUT_S = 120.0
@@ -51,17 +52,18 @@ async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]
 
 
 class ForkedProcess(Supervised):
-    """One program forked by the server; `kill` kills every process of its uid."""
+    """One program forked by the server; `kill` kills every process of its pid namespace;
+    the totals watched are those of its uid's processes."""
 
     def __init__(self, server: ForkServer, episode: int, *, policy: SandboxPolicy,
                  streams: tuple[asyncio.StreamReader, asyncio.StreamReader],
-                 transports: list[asyncio.BaseTransport], cleanup: Any) -> None:
+                 transports: list[asyncio.BaseTransport], cleanup: Any, uid: int) -> None:
         self._server = server
         self._episode = episode
         self._transports = transports
         self._exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         super().__init__(policy=policy, isolation=server.isolation, streams=streams,
-                         on_exit=cleanup)
+                         on_exit=cleanup, members=(uid, None))
 
     def ended(self, returncode: int, lost: bool = False) -> None:
         if lost and self._killed_reason is None:
@@ -124,8 +126,10 @@ class ForkServer:
         argv = [sys.executable, "-I", "-m", "harness.sandbox._zygote", str(theirs.fileno()),
                 *preload]
         try:
+            # Not watched as one: the server's tree holds every episode (each watched alone).
             process = await _start(argv, policy=policy.model_copy(update=lifetime), workdir=root,
-                                   pass_fds=(theirs.fileno(),), keep_root=True, cleanup=root)
+                                   pass_fds=(theirs.fileno(),), keep_root=True, cleanup=root,
+                                   watch_totals=False)
         except BaseException:
             ours.close()
             raise
@@ -223,7 +227,8 @@ class ForkServer:
         spec = {"op": "spawn", "id": program, "module": module, "args": args,
                 "cwd": str(workdir), "uid": uid, "env": environment(policy, "bwrap", workdir),
                 "limits": rlimits(policy), "tmp_mb": max(64, 4 * policy.max_file_size_mb),
-                "network": policy.network}
+                "folder_mb": policy.folder_mb, "network": policy.network,
+                "seccomp": program_hex()}
         (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
         handed: list[int] = []  # read ends given to a transport, which closes them
         pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]] = []
@@ -240,7 +245,7 @@ class ForkServer:
             raise
         (out, out_t), (err, err_t) = pipes
         child = ForkedProcess(self, program, policy=policy, streams=(out, err),
-                              transports=[out_t, err_t], cleanup=cleanup)
+                              transports=[out_t, err_t], cleanup=cleanup, uid=uid)
         self._children[program] = child  # before sending: its exit may come right after
         try:
             await self.send(spec, [out_w, err_w, *pass_fds])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -9,16 +10,18 @@ import random
 import stat
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from harness.sandbox._bwrap import bwrap_argv
+from harness.sandbox._bwrap import bwrap_options
 from harness.sandbox._models import IsolationKind, SandboxPolicy
+from harness.sandbox._seccomp import program_hex
 
 MB = 1024 * 1024
 UID_RANGE = (200_000, 265_000)  # per-run uids: RLIMIT_NPROC counts per uid, so never share one
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+MAX_OPEN_FILES = 4096
 _LAUNCHER_SOURCE = (Path(__file__).parent / "_launcher.py").read_text(encoding="utf-8")
 
 _uids_in_use: set[int] = set()
@@ -31,8 +34,17 @@ class Launch:
     env: dict[str, str]
     cwd: Path
     uid: int | None
+    fds: list[int] = field(default_factory=list)  # to pass to the command (bwrap reads them)
+
+    def close_fds(self) -> None:
+        """Once the command has started (it has its own copies)."""
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
 
     def release(self) -> None:
+        self.close_fds()
         if self.uid is not None:
             release_uid(self.uid)
 
@@ -135,12 +147,16 @@ def rlimits(policy: SandboxPolicy) -> dict[str, list[int]]:
         "NPROC": [policy.max_processes, policy.max_processes],
         "FSIZE": [fsize, fsize],
         "CORE": [0, 0],
+        # Open files hold kernel memory no resident set shows (socket buffers, pipes).
+        "NOFILE": [MAX_OPEN_FILES, MAX_OPEN_FILES],
     }
 
 
-def launcher_argv(policy: SandboxPolicy, uid: int | None, parent_pid: int | None) -> list[str]:
+def launcher_argv(policy: SandboxPolicy, uid: int | None, parent_pid: int | None,
+                  own: Path | None = None, *, seccomp: bool = True) -> list[str]:
     config = {"limits": rlimits(policy), "uid": uid, "gid": uid, "umask": 0o022,
-              "parent_pid": parent_pid}
+              "parent_pid": parent_pid, "seccomp": program_hex() if seccomp else None,
+              "own": str(own) if own is not None and uid is not None else None}
     return [sys.executable, "-I", "-S", "-c", _LAUNCHER_SOURCE, json.dumps(config)]
 
 
@@ -161,14 +177,44 @@ def environment(policy: SandboxPolicy, kind: IsolationKind, workdir: Path) -> di
     return base | policy.env
 
 
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("harness-sandbox")
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _scratch_files(workdir: Path) -> list[tuple[str, int]]:
+    """The files already in `workdir`, opened, to be copied into its tmpfs."""
+    found: list[tuple[str, int]] = []
+    for dirpath, _dirnames, filenames in os.walk(workdir):
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            found.append((os.path.relpath(path, workdir), os.open(path, os.O_RDONLY)))
+    return found
+
+
+def _bwrap_prefix(launch: Launch, policy: SandboxPolicy, scratch: bool) -> list[str]:
+    files = _scratch_files(launch.cwd) if scratch else None
+    launch.fds += [fd for _path, fd in files or []]
+    options = bwrap_options(policy, launch.cwd, as_root=is_root(), scratch=files)
+    options_fd = _memfd(b"".join(arg.encode() + b"\0" for arg in options))
+    launch.fds.append(options_fd)
+    return ["bwrap", "--args", str(options_fd), "--"]
+
+
 def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: Path, *,
-          keep_root: bool = False) -> Launch:
+          keep_root: bool = False, scratch: bool = False) -> Launch:
     """The full command for `argv`; sets up the workdir's ownership when dropping privileges.
 
     `keep_root` is for the trusted fork server, which drops privileges per child itself: it
-    stays root, and only the read-only paths are opened up for the children's uids."""
+    stays root, and only the read-only paths are opened up for the children's uids. With
+    `scratch` (a throwaway folder) bubblewrap makes the folder a bounded tmpfs, holding a
+    copy of what is in it now; the caller sees nothing written there. `Launch.fds` must be
+    passed to the command, and closed once it has started."""
     workdir = Path(os.path.realpath(workdir))
     uid = allocate_uid() if drops_privileges(kind) and not keep_root else None
+    launch = Launch([], environment(policy, kind, workdir), workdir, uid)
     try:
         if uid is not None:
             prepare_access(policy, workdir, uid)
@@ -176,14 +222,18 @@ def build(kind: IsolationKind, argv: list[str], policy: SandboxPolicy, workdir: 
             open_readonly(policy)
         prefix: list[str] = []
         if kind == "bwrap":
-            prefix = bwrap_argv(policy, workdir, as_root=is_root())
+            prefix = _bwrap_prefix(launch, policy, scratch)
         elif kind == "unshare":
             prefix = unshare_argv(policy)
         # bwrap puts the launcher in a pid namespace under its own init (and has
         # --die-with-parent); elsewhere the launcher's parent is this process.
         parent_pid = None if kind == "bwrap" else os.getpid()
-        full = prefix + launcher_argv(policy, uid, parent_pid) + list(argv)
-        return Launch(full, environment(policy, kind, workdir), workdir, uid)
+        own = workdir if kind == "bwrap" and scratch else None
+        # The fork server needs namespaces and mounts for its children, which install the
+        # filter themselves.
+        launch.argv = (prefix + launcher_argv(policy, uid, parent_pid, own, seccomp=not keep_root)
+                       + list(argv))
+        return launch
     except BaseException:
-        Launch([], {}, workdir, uid).release()
+        launch.release()
         raise

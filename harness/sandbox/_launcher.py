@@ -16,7 +16,12 @@ import sys
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SIGKILL = 9
+
+
+class _FilterProgram(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _set_limits(limits: dict[str, list[int]]) -> None:
@@ -44,6 +49,29 @@ def _no_new_privs() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def install_seccomp(program_hex: str | None) -> None:
+    """Install the seccomp filter (after no_new_privs, which an unprivileged caller needs);
+    OSError if the kernel refuses it, so that nothing runs unfiltered by accident."""
+    if not program_hex:
+        return
+    program = bytes.fromhex(program_hex)
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _FilterProgram(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"seccomp: {os.strerror(code)}")
+
+
+def _own(folder: str | None, uid: int | None) -> None:
+    if folder is None or uid is None:
+        return
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        os.chown(dirpath, uid, uid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
 def _die_with_parent() -> None:
     # If the harness is killed outright, nobody enforces the wall clock any more: the program
     # goes with it (bwrap's --die-with-parent does this too; the fallbacks have only this).
@@ -63,12 +91,14 @@ def main(argv: list[str]) -> None:
     program = argv[2:]
     try:
         _set_limits(config["limits"])
+        _own(config.get("own"), config.get("uid"))
         _drop_privileges(config.get("uid"), config.get("gid"))
         _no_new_privs()
         _die_with_parent()
         if not _parent_still_there(config.get("parent_pid")):
             os._exit(137)
         os.umask(config.get("umask", 0o022))
+        install_seccomp(config.get("seccomp"))
     except OSError as exc:
         sys.stderr.write(f"sandbox launcher: cannot apply limits: {exc}\n")
         os._exit(126)

@@ -10,6 +10,9 @@ import time
 from collections.abc import Callable
 
 from harness.sandbox._models import Isolation, SandboxPolicy, SandboxResult
+from harness.sandbox._totals import Watched, watch
+
+MB = 1024 * 1024
 
 CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT_S = 2.0
@@ -83,8 +86,9 @@ async def _until_none_run_as(uid: int, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(EXIT_POLL_S)
 
 
-def kill_tree(pid: int, *, scan: bool) -> None:
-    """SIGKILL the process group led by `pid` (and, with `scan`, every descendant).
+def kill_tree(pid: int, *, scan: bool) -> list[int]:
+    """SIGKILL the process group led by `pid` (and, with `scan`, every descendant, which it
+    returns).
 
     Under bwrap, killing bwrap itself is enough: --die-with-parent kills the sandbox's init,
     and the kernel then kills everything in its pid namespace.
@@ -95,6 +99,23 @@ def kill_tree(pid: int, *, scan: bool) -> None:
     for victim in victims:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(victim, signal.SIGKILL)
+    return victims
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie holds nothing but its pid)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+async def _until_gone(pids: list[int], timeout_s: float = 5.0) -> None:
+    """Wait until the processes killed have died: a SIGKILL takes effect asynchronously."""
+    deadline = time.monotonic() + timeout_s
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(EXIT_POLL_S)
 
 
 def _normalise(rc: int, kind: str) -> int:
@@ -120,11 +141,14 @@ class Supervised:
     `wait` for the result (once computed, the same result again), `kill` with a reason.
 
     Subclasses say how the program is killed (`_terminate`), how its end is awaited
-    (`_await_exit`), and its exit status (`_returncode`)."""
+    (`_await_exit`), and its exit status (`_returncode`). With `members` (its uid, else the
+    pid its process tree hangs from) the totals of all its processes are watched too.
+    """
 
     def __init__(self, *, policy: SandboxPolicy, isolation: Isolation,
                  streams: tuple[asyncio.StreamReader | None, asyncio.StreamReader | None],
-                 on_exit: Callable[[], None] | None = None) -> None:
+                 on_exit: Callable[[], None] | None = None,
+                 members: tuple[int | None, int | None] | None = None) -> None:
         self.isolation = isolation
         self._policy = policy
         self._on_exit = on_exit
@@ -137,6 +161,16 @@ class Supervised:
         self._pumps = [asyncio.create_task(self._pump(streams[0], self._out)),
                        asyncio.create_task(self._pump(streams[1], self._err))]
         self._watchdog = asyncio.create_task(self._clock())
+        self._over: list[asyncio.Task[None]] = []
+        self._unwatch: Callable[[], None] | None = None
+        if members is not None:
+            self._unwatch = watch(Watched(
+                uid=members[0], root_pid=members[1],
+                memory_bytes=(policy.total_memory_mb or policy.memory_mb) * MB,
+                max_tasks=policy.max_processes, on_over=self._over_total))
+
+    def _over_total(self, reason: str) -> None:
+        self._over.append(asyncio.create_task(self.kill(reason)))
 
     async def _pump(self, stream: asyncio.StreamReader | None, capture: _Capture) -> None:
         if stream is None:
@@ -188,6 +222,8 @@ class Supervised:
             await self._await_exit()
             duration = time.monotonic() - self._started
             self._watchdog.cancel()
+            if self._unwatch is not None:
+                self._unwatch()
             _done, pending = await asyncio.wait(self._pumps, timeout=DRAIN_AFTER_EXIT_S)
             for task in pending:
                 task.cancel()
@@ -219,12 +255,14 @@ class SandboxProcess(Supervised):
 
     def __init__(self, proc: asyncio.subprocess.Process, *, policy: SandboxPolicy,
                  isolation: Isolation, stdin: bytes | None = None,
-                 on_exit: Callable[[], None] | None = None, uid: int | None = None) -> None:
+                 on_exit: Callable[[], None] | None = None, uid: int | None = None,
+                 watch_totals: bool = True) -> None:
         self.pid = proc.pid
         self._proc = proc
         self._uid = uid
+        self._victims: list[int] = []  # killed by scan (fallbacks), to see dead
         super().__init__(policy=policy, isolation=isolation, streams=(proc.stdout, proc.stderr),
-                         on_exit=on_exit)
+                         on_exit=on_exit, members=(uid, proc.pid) if watch_totals else None)
         if stdin is not None:
             self._pumps.append(asyncio.create_task(self._feed(stdin)))
 
@@ -241,7 +279,7 @@ class SandboxProcess(Supervised):
         return self._proc.returncode is not None
 
     async def _terminate(self) -> None:
-        kill_tree(self.pid, scan=self.isolation.kind != "bwrap")
+        self._victims += kill_tree(self.pid, scan=self.isolation.kind != "bwrap")
 
     async def _await_exit(self) -> None:
         """Return once the program has exited, and kill strays left in its process group.
@@ -251,6 +289,7 @@ class SandboxProcess(Supervised):
         kill_tree(self.pid, scan=False)
         if self._uid is not None:
             await _until_none_run_as(self._uid)
+        await _until_gone(self._victims)
 
     async def _returncode(self, pipes_stuck: bool) -> int:
         transport = getattr(self._proc, "_transport", None)

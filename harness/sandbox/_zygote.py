@@ -10,9 +10,9 @@ server. Single-threaded and without an event loop, so forking it is safe.
 
 Protocol on the inherited SOCK_SEQPACKET socket, one JSON object per packet:
 - host → server `{"op": "spawn", "id", "module", "args", "cwd", "uid", "env", "limits",
-  "tmp_mb"}` with four fds attached (stdout, stderr, and the two channel fds, which the
-  program finds as fds 3 and 4); `{"op": "kill", "id"}` kills the program and everything it
-  started.
+  "tmp_mb", "folder_mb", "network", "seccomp"}` with four fds attached (stdout, stderr, and
+  the two channel fds, which the program finds as fds 3 and 4); `{"op": "kill", "id"}`
+  kills the program and everything it started.
 - server → host `{"op": "ready"}` once, `{"op": "started", "id", "pid"}`, `{"op": "exit",
   "id", "returncode"}` (as subprocess reports it: negative for a signal), and
   `{"op": "failed", "id", "error"}` for a request it could not act on.

@@ -29,9 +29,13 @@ class VllmServer(ManagedServer):
 
 
 def llamacpp_argv(spec: ModelSpec, config: HarnessConfig) -> list[str]:
-    """`python -m llama_cpp.server` for the spec's GGUF, with a chat format that does tools."""
+    """llama_cpp.server for the spec's GGUF, with a chat format that does tools.
+
+    Started through our entry module, which makes the chat format render prompts verbatim
+    (upstream HTML-escapes them) and avoids a CPU kernel that crashes on AMX machines.
+    """
     argv = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "harness.servers._llama_entry",
         "--model", str(spec.gguf()),
         "--model_alias", spec.served_name,
         "--host", config.host,

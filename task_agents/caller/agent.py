@@ -11,22 +11,28 @@ call); multi-turn, one such list per turn. Names are the task's own (dots restor
 
 from __future__ import annotations
 
+import json
 import operator
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
 from harness.models.types import Message
+from task_agents.lib.consistency import self_consistency
 from task_agents.lib.context import AgentContext, TaskView
+from task_agents.lib.mechanisms import mark
 from task_agents.lib.prompts import load_prompts
+from task_agents.lib.strategy import load_demos, load_strategy
 from task_agents.lib.text_tools import Native, call_with_tools, followup_messages
 
 from .tools import Toolbox
 
 PROMPTS = load_prompts(__file__)
-MODEL_PARAMS: dict[str, Any] = {"max_tokens": 512}
-NATIVE_TOOLS: Native = "auto"
-STEPS_PER_TURN = 4
+STRATEGY = load_strategy(__file__)
+MODEL_PARAMS: dict[str, Any] = STRATEGY.params()
+NATIVE_TOOLS: Native = STRATEGY.native_tools
+STEPS_PER_TURN = STRATEGY.steps_per_turn
+DEMOS = load_demos(__file__, STRATEGY.demos)
 
 
 class CallerState(TypedDict, total=False):
@@ -66,6 +72,8 @@ def build_graph(ctx: AgentContext, task: TaskView) -> Any:
         if messages[-1].role == "assistant" and not new_tools:  # nothing new to answer
             return {"calls": [[]], "turn": state["turn"] + 1}
         steps = STEPS_PER_TURN if is_multi_turn(task) else 1
+        if steps == 1 and STRATEGY.votes > 1:
+            return {"calls": [await vote(messages)], "turn": state["turn"] + 1}
         made: list[dict[str, Any]] = []
         for _ in range(steps):
             result = await call_with_tools(ctx, messages, toolbox.specs, native=NATIVE_TOOLS,
@@ -78,6 +86,17 @@ def build_graph(ctx: AgentContext, task: TaskView) -> Any:
             if not calls:
                 break
         return {"messages": messages, "calls": [made], "turn": state["turn"] + 1}
+
+    async def vote(messages: list[Message]) -> list[dict[str, Any]]:
+        """The set of calls most samples agree on (compared as canonical JSON)."""
+        async def sample(ctx: AgentContext, index: int) -> str:
+            result = await call_with_tools(ctx, messages, toolbox.specs, native=NATIVE_TOOLS,
+                                           **MODEL_PARAMS)
+            return json.dumps(toolbox.as_answer(result.tool_calls), sort_keys=True)
+
+        winner = await self_consistency(ctx, sample, n=STRATEGY.votes, name="vote")
+        calls: list[dict[str, Any]] = json.loads(winner) if winner else []
+        return calls
 
     async def execute(call: dict[str, Any]) -> str:
         outcome = await ctx.tool("env", function=call["name"], arguments=call["arguments"])
@@ -95,9 +114,19 @@ def build_graph(ctx: AgentContext, task: TaskView) -> Any:
     return graph.compile()
 
 
+def opening_messages() -> list[Message]:
+    """The system prompt, then the demonstrations as earlier turns."""
+    messages = [Message(role="system", content=PROMPTS["system"])]
+    for demo in DEMOS:
+        messages += [Message(role="user", content=demo.user),
+                     Message(role="assistant", content=demo.assistant)]
+    return messages
+
+
 async def run(task: TaskView, ctx: AgentContext) -> list[Any]:
-    state: CallerState = {"messages": [Message(role="system", content=PROMPTS["system"])],
-                          "turn": 0, "calls": []}
+    if DEMOS:
+        mark(ctx, "demos", f"{len(DEMOS)} demonstrations")
+    state: CallerState = {"messages": opening_messages(), "turn": 0, "calls": []}
     limit = 2 * len(turns_of(task)) + 5
     final = await build_graph(ctx, task).ainvoke(state, {"recursion_limit": limit})
     calls: list[list[dict[str, Any]]] = final.get("calls", [])

@@ -5,7 +5,7 @@
 `sample(ctx, i)` produces the i-th answer (use a non-zero temperature, or vary the prompt by
 `i`). Samples run through `fan_out` as subagents `{name}[i]`. Answers are compared after
 `normalize`; empty ones do not vote unless every answer is empty. Ties go to the answer seen
-first. The normalized winner is returned.
+first. The normalized winner is returned. Each vote taken is marked `mechanism:vote`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from task_agents.lib.context import AgentContext
 from task_agents.lib.fanout import fan_out
+from task_agents.lib.mechanisms import mark
 
 Sample = Callable[[AgentContext, int], Awaitable[str]]
 
@@ -35,4 +36,5 @@ async def self_consistency(
     winner = majority_vote(answers, normalize)
     votes = sum(normalize(answer or "") == winner for answer in answers)
     ctx.log(f"self-consistency: {votes} of {len(answers)} votes for {winner[:80]!r}")
+    mark(ctx, "vote", f"{votes} of {len(answers)}")
     return winner

@@ -66,7 +66,7 @@ class AgentContext(Protocol):
     @property
     def task(self) -> TaskView: ...
 
-    async def tool(self, name: str, **arguments: Any) -> ToolResult:
+    async def tool(self, name: str, /, **arguments: Any) -> ToolResult:
         """Run a harness tool: "run_python" (code, stdin=""), "run_tests" (code, tests), or
         "env" (function, arguments): a function of the task's own environment, where the task
         has one (BFCL multi-turn's simulated APIs); ok=False with the reason otherwise."""

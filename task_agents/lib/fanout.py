@@ -7,7 +7,7 @@ Each item becomes a `Send` to one worker node; the branch runs `worker(ctx, item
 with that worker's model and tool calls under it. Results come back in item order (each
 branch adds `(i, result)` through a list reducer; they are sorted by `i`).
 An exception in a worker propagates (the other branches are cancelled); catch inside the
-worker to turn failures into values.
+worker to turn failures into values. A fan-out is marked `mechanism:fanout` on the trace.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from task_agents.lib.context import AgentContext
+from task_agents.lib.mechanisms import mark
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -56,6 +57,7 @@ async def fan_out(
     if not items:
         return []
     graph = _build(ctx, worker, name)
+    mark(ctx, "fanout", f"{len(items)} x {name}")
     # One superstep dispatches, one runs every branch; a little headroom on top.
     state = await graph.ainvoke({"items": list(items), "results": []}, {"recursion_limit": 5})
     return [result for _, result in sorted(state["results"], key=lambda pair: pair[0])]

@@ -12,7 +12,7 @@ the model its last output and what was wrong with it. `verify(ctx, value)` retur
 `Verdict`, a harness `ToolResult` (its `ok`, with `output` as the feedback) or a bool.
 Returns the first value that verifies, else the last one generated. Every generation and
 verification goes through `ctx`, so the trace shows them in order; with `name`, each attempt
-runs as a subagent `{name}[n]`.
+runs as a subagent `{name}[n]`. Each verification is marked `mechanism:verify`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from task_agents.lib.context import AgentContext, ToolResult
+from task_agents.lib.mechanisms import mark
 
 T = TypeVar("T")
 
@@ -69,6 +70,7 @@ async def attempts_until_verified(
             verdict = as_verdict(await verify(ctx, value))
         history.append(Attempt(number, value, verdict.ok, verdict.feedback))
         ctx.log(f"attempt {number}: {'verified' if verdict.ok else 'failed verification'}")
+        mark(ctx, "verify", f"attempt {number} {'ok' if verdict.ok else 'failed'}")
         if verdict.ok:
             break
     return history

@@ -42,7 +42,7 @@ async def test_a_runaway_call_is_killed_without_stalling_the_harness() -> None:
     bench = BFCL(("multi_turn_base",))
     env = bench.environment(bench.task("multi_turn_base_15"))  # involves MathAPI
     assert env is not None
-    env.timeout_s = 2.0  # type: ignore[attr-defined]
+    env.timeout_s = 2.0
     ticks = 0
 
     async def heartbeat() -> None:

@@ -70,3 +70,19 @@ def test_list_runs_offline(can_unshare_net: bool) -> None:
         out = subprocess.run(["unshare", "-rn", sys.executable, *argv], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["show", "nope"], ["show", "jsonl:{bad}"], ["show", "humaneval", "--split", "dev"],
+    ["--bench", "nope"],
+])
+def test_the_real_cli_exits_2_with_one_line(args: list[str], tmp_path: Path) -> None:
+    """Through the `harness` entry point, which runs the app with standalone_mode=False."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "a", "prompt": "p", "answer": 1}\n{not json\n')
+    argv = [a.format(bad=bad) for a in args]
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "benchmarks", *argv], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error: ")
+    assert out.stdout == ""

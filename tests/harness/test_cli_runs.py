@@ -59,3 +59,27 @@ def test_eval_refuses_the_sealed_split(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: --split: the sealed split is run only by "
                                    "`harness finalize`")
+
+
+def test_eval_withholds_the_mean_when_too_many_episodes_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "tasks.jsonl").write_text(json.dumps(
+        {"task_id": "q0", "prompt": "1+1?", "answer": 2, "split": "train"}) + "\n")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "agent.py").write_text(AGENT)
+    with ScriptedServer() as gone:  # nothing listens there any more: every episode is `error`
+        url = gone.base_url
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "eval", "--agent", str(agent), "--benchmark",
+         "jsonl:tasks.jsonl", "--model", f"openai:{url}#scripted", "--out", "runs"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=180,
+        env={**os.environ, "COLUMNS": "200", "HARNESS_ERROR_RETRIES": "0",
+             "HARNESS_MAX_RETRIES": "0"})
+    assert done.returncode == 1, done.stderr
+    assert "mean score 0" not in done.stdout and "no mean score: 1 of 1" in done.stdout
+    [message] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert message.startswith("error: mean withheld: 1 of 1 episodes (100%) ended as "
+                              "infrastructure errors")
+    [run_dir] = (tmp_path / "runs").iterdir()
+    aggregate = json.loads((run_dir / "results.json").read_text())["aggregate"]
+    assert aggregate["mean_score"] is None and aggregate["withheld"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from harness.config import load_config
@@ -27,6 +28,10 @@ pytestmark = [
 WEATHER = ToolSpec(name="get_weather", description="Current weather for a city",
                    parameters={"type": "object", "properties": {"city": {"type": "string"}},
                                "required": ["city"]})
+# Characters llama-cpp-python's chatml-function-calling format used to HTML-escape.
+BAIT = "if a < b and s == \"x\" or c == 'y':\n>>> print(a < b)  # <tag> & done"
+ESCAPED = (BAIT.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+           .replace('"', "&#34;").replace("'", "&#39;"))
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +84,29 @@ def test_cli_chat_reuses_the_running_server(embedded_server: ManagedServer) -> N
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert "SmolLM2-135M-Instruct.Q4_1" in last and " out " in last
+
+
+def _tokens(server: ManagedServer, text: str) -> int:
+    reply = httpx.post(f"{server.root_url}/extras/tokenize/count", json={"input": text},
+                       timeout=60)
+    return int(reply.json()["count"])
+
+
+def _chatml(user: str) -> str:
+    return f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+
+
+async def test_prompts_reach_the_model_verbatim(client: OpenAIClient,
+                                                embedded_server: ManagedServer) -> None:
+    """The prompt the server rendered has exactly the tokens of the unescaped text."""
+    verbatim, escaped = _tokens(embedded_server, _chatml(BAIT)), \
+        _tokens(embedded_server, _chatml(ESCAPED))
+    assert verbatim < escaped  # the token count tells the two renderings apart
+    plain = await client.chat([{"role": "user", "content": BAIT}], max_tokens=1, temperature=0)
+    assert plain.usage.input_tokens == verbatim
+
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    with_tools = await client.chat([{"role": "user", "content": BAIT}], tools=[WEATHER],
+                                   tool_choice=forced, max_tokens=8, temperature=0)
+    expected = _tokens(embedded_server, _chatml(BAIT) + "functions.get_weather:\n")
+    assert with_tools.usage.input_tokens == expected

@@ -175,7 +175,8 @@ async def test_verify_and_retry_feeds_the_failure_back(scripted: ScriptedServer,
     assert "AssertionError" in steps[2].attributes["gen_ai.input.messages"]
     assert len(scripted.requests) == 2
     events = [e["attributes"]["message"] for e in root_of(spans).events]
-    assert events == ["attempt 1: failed verification", "attempt 2: verified"]
+    assert events == ["attempt 1: failed verification", "mechanism:verify attempt 1 failed",
+                      "attempt 2: verified", "mechanism:verify attempt 2 ok"]
 
 
 async def test_verify_and_retry_returns_the_last_when_nothing_verifies(

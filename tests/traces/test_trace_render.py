@@ -95,7 +95,7 @@ async def test_signed_and_redacted_reasoning_and_errors(tracing: TracingHandle) 
     lines = render_spans(tracing.store().spans("e2"))
     text = "\n".join(lines)
     assert "assistant reasoning (signed): think step" in text
-    assert any(line.strip() == "second step" for line in lines)
+    assert any(line.strip() == "│ second step" for line in lines)
     assert "assistant redacted thinking: <40 chars>" in text
     assert "tokens in=11 out=22 reasoning=5" in text
     assert "!! ERROR ZeroDivisionError: ZeroDivisionError: division by zero" in text
@@ -144,7 +144,8 @@ async def test_huge_values_are_paged_not_lost(tracing: TracingHandle) -> None:
     assert all(len(line) <= 120 for line in lines)
     content = all_pages(lines, limit=500)
     assert content == lines
-    rows = [line.strip().removeprefix("result: ") for line in content if "row " in line]
+    rows = [line.strip().removeprefix("result: ").removeprefix("│ ")
+            for line in content if "row " in line]
     assert rows == [f"row {i:05d}" for i in range(10_000)]
     start = next(i for i, line in enumerate(content) if "result: 0123" in line)
     pieces = [content[start].split("result: ", 1)[1]]

@@ -26,7 +26,8 @@ def test_errors_are_reported_but_not_counted() -> None:
         return EpisodeResult(task_id="t", episode_id=status + str(score), status=status,
                              score=score, passed=score == 1.0)
 
-    agg = aggregate([episode("scored", 1.0), episode("failed", 0.0), episode("error", 0.0)])
+    agg = aggregate([episode("scored", 1.0), episode("failed", 0.0), episode("error", 0.0)],
+                    max_error_share=0.5)
     assert (agg.episodes, agg.counted, agg.errors) == (3, 2, 1)
     assert agg.mean_score == 0.5 and agg.pass_rate == 0.5
 
