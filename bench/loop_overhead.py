@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.optimize.loop import optimize  # noqa: E402
-from harness.optimize.proposal import Brief, Proposal  # noqa: E402
-from harness.optimize.proposers import CallableProposer  # noqa: E402
-from harness.optimize.workspace import Workspace  # noqa: E402
-from harness.testing import ScriptedServer  # noqa: E402
-from tests.harness.optimize.conftest import (  # noqa: E402
+from harness.optimize.loop import optimize
+from harness.optimize.proposal import Brief, Proposal
+from harness.optimize.proposers import CallableProposer
+from harness.optimize.workspace import Workspace
+from harness.testing import ScriptedServer
+from tests.harness.optimize.conftest import (
     answer,
     loop_config,
     write_echo_agent,
@@ -37,7 +37,7 @@ from tests.harness.optimize.conftest import (  # noqa: E402
 
 def propose(brief: Brief) -> Proposal:
     agent = brief.candidate / "agent.py"
-    agent.write_text(agent.read_text() + f"\n# variation {brief.experiment}\n")
+    agent.write_text(agent.read_text() + f"\nVARIATION = {brief.experiment}\n")
     return Proposal(description=f"variation {brief.experiment}", hypothesis="h",
                     mechanism="m", component="other")
 

@@ -13,6 +13,12 @@ Ends, each with a reason in `end`:
 - `looping`: the same tool call, or the same text, `MAX_REPEAT` times in a row;
 - `truncated`: a reply cut by the token limit with no usable tool call, twice;
 - `steps` / `budget`: the step limit or the token budget was reached.
+
+`force` (for small models): when the model answers without a tool call, the next calls name
+the tools of the plan one by one with a named `tool_choice` (native tool calling only), so
+the server's grammar makes the call well-formed (llama.cpp, vLLM); the model still fills in
+the arguments. A plan of a structured move then `submit` turns a model that never volunteers
+a tool call into one that proposes something the loop can judge.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from harness.models.types import ChatResult, Message, ToolCall, ToolLike
+from harness.models.types import ChatResult, Message, ToolCall, ToolLike, to_tools
 from task_agents.lib.context import AgentContext, BudgetExceeded
 from task_agents.lib.text_tools import Native, call_with_tools, followup_messages
 
@@ -42,22 +48,32 @@ class LoopState(TypedDict, total=False):
     last_text: str
     calls: dict[str, int]  # tool name -> times called
     pending: ChatResult | None  # the reply whose tool calls `act` carries out
+    forced: int  # how many calls of the force plan were made
 
 
 def build_loop(ctx: AgentContext, tools: Sequence[ToolLike], *, max_steps: int,
-               native: Native = "auto", params: dict[str, Any] | None = None) -> Any:
+               native: Native = "auto", params: dict[str, Any] | None = None,
+               force: Sequence[str] = ()) -> Any:
     """A compiled graph over `LoopState`; run it with `ainvoke({"messages": [...]})`."""
     sampling = dict(params or {})
+    by_name = {to_tools([t])[0].name: t for t in tools}
 
     async def think(state: LoopState) -> LoopState:
         if state.get("steps", 0) >= max_steps:
             return {"end": "steps"}
+        forced = _next_forced(state, force)
+        offered, mode, extra = tools, native, {}
+        if forced and forced in by_name:
+            offered, mode = [by_name[forced]], True
+            extra = {"tool_choice": {"type": "function", "function": {"name": forced}}}
         try:
-            result = await call_with_tools(ctx, state["messages"], tools, native=native,
-                                           **sampling)
+            result = await call_with_tools(ctx, state["messages"], offered, native=mode,
+                                           **sampling, **extra)
         except BudgetExceeded:
             return {"end": "budget"}
         update: LoopState = {"steps": state.get("steps", 0) + 1, "last_text": result.text}
+        if extra:
+            update["forced"] = state.get("forced", 0) + 1
         signature = _signature(result.text, result.tool_calls)
         recent = [*state.get("recent", []), signature][-MAX_REPEAT:]
         update["recent"] = recent
@@ -98,24 +114,31 @@ def _after_think(state: LoopState) -> str:
     return "act" if state.get("pending") is not None else "think"
 
 
+def _next_forced(state: LoopState, force: Sequence[str]) -> str | None:
+    """The plan's next tool once the model has gone quiet (and until the plan is spent)."""
+    if not force or (state.get("quiet", 0) == 0 and not state.get("forced", 0)):
+        return None
+    index = state.get("forced", 0)
+    return force[index] if index < len(force) else None
+
+
 def _without_calls(state: LoopState, finish_reason: str, text: str) -> LoopState:
     """A reply with no tool call: nudge once, then stop (an investigator's report, or a
     meta-agent that has stopped using its tools)."""
     if finish_reason == "length":
-        truncated = state.get("truncated", 0) + 1
-        if truncated >= MAX_QUIET:
-            return {"end": "truncated", "truncated": truncated}
-        nudge = "Your reply was cut off by the token limit. Be brief: call one tool."
-        return {"truncated": truncated, "messages": [
-            *state["messages"], Message(role="assistant", content=text),
-            Message(role="user", content=nudge)]}
-    quiet = state.get("quiet", 0) + 1
-    if quiet >= MAX_QUIET:
-        return {"end": "quiet", "quiet": quiet}
-    nudge = "Call one of the tools now (for example failures, trace, a move, or submit)."
-    return {"quiet": quiet, "messages": [
-        *state["messages"], Message(role="assistant", content=text),
-        Message(role="user", content=nudge)]}
+        return _nudge(state, "truncated", text,
+                      "Your reply was cut off by the token limit. Be brief: call one tool.")
+    return _nudge(state, "quiet", text,
+                  "Call one of the tools now (for example failures, trace, a move, or submit).")
+
+
+def _nudge(state: LoopState, counter: str, text: str, nudge: str) -> LoopState:
+    count = int(state.get(counter, 0)) + 1  # type: ignore[call-overload]
+    if count >= MAX_QUIET:
+        return {"end": counter, counter: count}  # type: ignore[misc]
+    messages = [*state["messages"], Message(role="assistant", content=text),
+                Message(role="user", content=nudge)]
+    return {counter: count, "messages": messages}  # type: ignore[misc]
 
 
 def _signature(text: str, calls: Sequence[ToolCall]) -> str:

@@ -80,8 +80,11 @@ class MetaProposer:
                                   tools=ToolSet(functions),
                                   episode_id=uuid.uuid4().hex) as ctx):
             investigators.ctx = ctx
+            # a small model that never volunteers a tool call is walked through one
+            # grammar-constrained move and a submission (see graph.py)
             graph = build_loop(ctx, specs, max_steps=self.settings.max_steps,
-                               params={"max_tokens": 1024})
+                               params={"max_tokens": 1024},
+                               force=("set_param", "submit") if compact else ())
             state = await graph.ainvoke({"messages": self._messages(brief, compact)},
                                         {"recursion_limit": 4 * self.settings.max_steps + 20})
             usage = ctx._endpoint.usage  # type: ignore[attr-defined]
@@ -142,13 +145,13 @@ class MetaProposer:
             {"end": end, "steps": state.get("steps", 0), "calls": calls,
              "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
             indent=2))
-        _append_notes(self.settings.workspace / "notes.md", brief, session.notes_written)
         if session.proposal is None:
-            raise ProposalError(f"no proposal: the meta-agent ended ({end}) after "
+            raise ProposalError(f"the meta-agent ended ({end}) after "
                                 f"{state.get('steps', 0)} steps without submitting")
         return session.proposal.model_copy(update={
             "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-            "trace": str(out), "activity": _activity(calls)})
+            "trace": str(out), "activity": _activity(calls),
+            "notes": session.notes_written[:10], "task_tokens": session.smoke_tokens})
 
 
 def _activity(calls: dict[str, int]) -> dict[str, int]:
@@ -156,13 +159,6 @@ def _activity(calls: dict[str, int]) -> dict[str, int]:
     return {**calls, "free_edits": edits,
             "moves": sum(calls.get(n, 0) for n in ("set_prompt", "set_param", "add_demos",
                                                    "add_block"))}
-
-
-def _append_notes(path: Path, brief: Brief, notes: list[str]) -> None:
-    if notes:
-        with open(path, "a", encoding="utf-8") as handle:
-            for note in notes:
-                handle.write(f"- (exp-{brief.experiment:04d}, meta-agent) {note}\n")
 
 
 def _safe(fn: Any) -> str:

@@ -43,6 +43,7 @@ class Session:
     smoke: RunResult | None = None
     smoke_dir: Path | None = None
     smoke_runs: int = 0
+    smoke_tokens: int = 0
     notes_written: list[str] = field(default_factory=list)
 
     async def write_test(self, name: str, code: str) -> str:
@@ -73,6 +74,7 @@ class Session:
                                 split="train", limit=None, trials=1, into=into,
                                 workspace=self.workspace, task_ids=ids)
         self.smoke, self.smoke_dir = result, into / result.run_id
+        self.smoke_tokens += sum(e.input_tokens + e.output_tokens for e in result.episodes)
         return "\n".join(_episode_line(e) for e in result.episodes) + \
             "\n(read one with smoke_trace(task_id))"
 

@@ -104,21 +104,28 @@ def _as_tool(name: str, fn: TextFn) -> Callable[..., Awaitable[ToolResult]]:
 
 
 def specs_for(names: set[str], compact: bool) -> list[dict[str, Any]]:
-    every = [*READ_SPECS, *EDIT_SPECS, *SESSION_SPECS, *move_specs()]
+    every = [*READ_SPECS, *EDIT_SPECS, *SESSION_SPECS, *move_specs(compact)]
     chosen = [s for s in every if s["name"] in names]
     if compact:
         chosen = [s for s in chosen if s["name"] in COMPACT or s["name"] in MOVE_NAMES]
     return chosen
 
 
+# Numeric sampling parameters: in compact mode `set_param` names one of these (an enum, so a
+# grammar-constrained call cannot name anything else).
+NUMERIC_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty",
+                  "frequency_penalty")
+
+
 MOVE_NAMES = ("set_prompt", "set_param", "add_demos", "add_block")
 
 
-def move_specs() -> list[dict[str, Any]]:
+def move_specs(compact: bool = False) -> list[dict[str, Any]]:
+    param = ({"name": {"type": "string", "enum": list(NUMERIC_PARAMS)}, "value": {
+        "type": "number"}} if compact else {"name": _S, "value": {}})
     return [
         _spec("set_prompt", "Replace one of the agent's prompt files.", {"name": _S, "text": _S}),
-        _spec("set_param", "Set a model parameter or constant, e.g. temperature.",
-              {"name": _S, "value": {}}),
+        _spec("set_param", "Set a model parameter or constant, e.g. temperature.", param),
         _spec("add_demos", "Add k demonstrations from train episodes the agent solved.",
               {"k": _I}),
         _spec("add_block", "Wire a building block: verify, vote, calculator or fanout.",

@@ -7,8 +7,9 @@ Keep only when the mean per-task difference is positive AND a one-sided paired t
   per task (a task both sides always or never solve carries no information);
 - graded scores: paired bootstrap over tasks of the trial means.
 `method="mean"` is the naive rule (keep on any positive delta), for comparison only.
-Equal scores on every task keep the candidate only when it is simpler (fewer non-blank
-lines), as autoresearch does. The 95 % CI of the delta is always a seeded paired bootstrap.
+Equal scores on every task keep the candidate only when it is simpler (its size measure,
+e.g. compressed code, is smaller), as autoresearch does. The 95 % CI of the delta is
+always a seeded paired bootstrap.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def _reason(decision: GateDecision, parent_lines: int | None, candidate_lines: i
         if decision.simpler:
             return (
                 f"Kept: equal scores on every task and simpler code "
-                f"({candidate_lines} vs {parent_lines} non-blank lines)."
+                f"({candidate_lines} vs {parent_lines} bytes of compressed code)."
             )
         return "Discarded: equal scores on every task and not simpler code."
     ci = f"95 % CI {_points(decision.ci_low)} to {_points(decision.ci_high)}"

@@ -67,7 +67,8 @@ class Experiment(BaseModel):
     p_value: float | None = None
     gate: dict[str, Any] = Field(default_factory=dict)
     agent_sha256: str = ""
-    task_tokens: int = 0
+    task_tokens: int = 0  # every episode of the experiment: smoke, train, held-out
+    held_out_tokens: int = 0  # of which held-out (never shown to a proposer: a channel)
     proposer_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
@@ -77,7 +78,7 @@ class Experiment(BaseModel):
     activity: dict[str, int] = Field(default_factory=dict)  # the proposer's, by kind
     quarantined: bool = False  # its code holds task material: kept out of the view
     predictions: dict[str, Any] = Field(default_factory=dict)
-    lines: int = 0  # non-blank lines of the candidate (simplicity rule)
+    lines: int = 0  # size of the candidate: its files compressed, in bytes (simplicity rule)
     reused_parent_trials: bool = False
     noise_floor: float | None = None  # baseline only: SD of the held-out mean between trials
 
@@ -144,21 +145,27 @@ class Ledger:
             "ORDER BY task_id, trial", (experiment, split)).fetchall()
         return [EpisodeResult.model_validate_json(row[0]) for row in rows]
 
-    def write_tsv(self) -> None:
+    def write_tsv(self, path: Path | None = None, for_view: bool = False) -> None:
+        target = path or self.tsv
         lines = ["\t".join(TSV_COLUMNS)]
-        lines += ["\t".join(_tsv_cell(v) for v in tsv_row(e)) for e in self.experiments()]
-        tmp = self.tsv.with_suffix(".tsv.tmp")
+        lines += ["\t".join(_tsv_cell(v) for v in tsv_row(e, for_view))
+                  for e in self.experiments()]
+        tmp = target.with_suffix(".tsv.tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.replace(self.tsv)
+        tmp.replace(target)
 
 
-def tsv_row(e: Experiment) -> tuple[Any, ...]:
+def tsv_row(e: Experiment, for_view: bool = False) -> tuple[Any, ...]:
+    """One results.tsv row. The view's copy leaves out what held-out episodes spent (tokens,
+    seconds): a candidate could encode what it saw on held-out tasks in either."""
+    tokens = e.tokens - e.held_out_tokens if for_view else e.tokens
+    seconds = "" if for_view else f"{e.seconds:.1f}"
     return (e.experiment, e.commit[:7], e.parent, _num(e.train), _num(e.held_out),
-            _num(e.delta, signed=True), _num(e.p_value), e.tokens, f"{e.cost_usd:.4f}",
-            f"{e.seconds:.1f}", e.status, e.description)
+            _num(e.delta, signed=True), _num(e.p_value), tokens, f"{e.cost_usd:.4f}",
+            seconds, e.status, e.description)
 
 
 def _num(value: float | None, signed: bool = False) -> str:

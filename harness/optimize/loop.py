@@ -37,7 +37,7 @@ from harness.optimize.progress import Progress, Quiet
 from harness.optimize.proposal import Brief, Proposal, ProposalError, Proposer, proposer_kind
 from harness.optimize.scan import Material, forbidden_material
 from harness.optimize.strategies import Candidate, Strategy, make_strategy
-from harness.optimize.validate import check_change, check_runs
+from harness.optimize.validate import check_change, check_runs, git_control_files
 from harness.optimize.versions import tag_of
 from harness.optimize.view import add_to_view, write_brief
 from harness.optimize.workspace import Workspace
@@ -64,6 +64,7 @@ class Run:
     train_ids: list[str] = field(default_factory=list)
     held_out_ids: list[str] = field(default_factory=list)
     current: Experiment | None = None  # the experiment in flight, for a timeout or Ctrl-C
+    proposal: Proposal | None = None  # its proposal: learnings and notes apply when recorded
 
 
 async def optimize(config: HarnessConfig, ws: Workspace, proposer: Proposer,
@@ -75,7 +76,7 @@ async def optimize(config: HarnessConfig, ws: Workspace, proposer: Proposer,
               fingerprint=fingerprint_evaluation(ws.info().benchmark))
     run.train_ids = [t.task_id for t in bench.tasks("train")][: config.train_limit]
     run.held_out_ids = [t.task_id for t in bench.tasks("held_out")][: config.held_out_limit]
-    memory.forget_unfinished(ws)
+    memory.prepare_resume(ws, run.fingerprint)
     async with running_model(config):  # one model server for the whole run
         if ws.ledger.get(0) is None:
             await _recorded(run, 0, baseline(run))
@@ -103,8 +104,8 @@ def _cut_short(run: Run, number: int, status: Status) -> Experiment:
     """The in-flight experiment as far as it got (its proposal, its commit), never kept."""
     record = run.current if run.current and run.current.experiment == number else Experiment(
         experiment=number, status=status, parent=memory.parent_of_unfinished(run.ws, number))
-    reasons = {"timeout": "past --experiment-time-s", "interrupted": "interrupted by the user"}
-    record.status, record.reason = status, reasons.get(status, status)
+    record.status, record.reason = status, {"timeout": "past --experiment-time-s"}.get(
+        status, "interrupted by the user")
     return record
 
 
@@ -114,8 +115,10 @@ def _write(run: Run, record: Experiment, episodes: Episodes,
     tag = tag_of(record.experiment)  # git and ledger agree: the row names the tag's commit
     record.commit = run.ws.versions.sha(tag) if run.ws.versions.has(tag) else ""
     run.ws.ledger.record(record, episodes)
-    memory.after_record(run.ws, record)
+    memory.after_record(run.ws, record, None if record.quarantined else run.proposal)
     add_to_view(run.ws, record, *(train or (None, None)))
+    shutil.rmtree(run.ws.scratch / f"{record.experiment:04d}", ignore_errors=True)
+    run.proposal = None
     run.progress.finished(record)
 
 
@@ -124,7 +127,7 @@ async def baseline(run: Run) -> Outcome:
     folder = ws.versions.export("main", ws.scratch / "0000" / ws.info().agent_name)
     record = Experiment(experiment=0, status="baseline", description="baseline",
                         commit=ws.versions.commit_candidate(0, folder, "baseline"),
-                        lines=ws.versions.non_blank_lines(tag_of(0)))
+                        lines=ws.versions.code_size(tag_of(0)))
     run.progress.phase(0, "train")
     train, train_dir = await _eval(run, 0, folder, "train", config.trials)
     run.progress.phase(0, "held-out")
@@ -133,7 +136,8 @@ async def baseline(run: Run) -> Outcome:
     table = per_task(held.episodes)
     record.train, record.held_out = mean_of(per_task(train.episodes)), mean_of(table)
     record.noise_floor = memory.noise_floor(table)
-    record.task_tokens = tokens_of(train) + tokens_of(held)
+    record.held_out_tokens = tokens_of(held)
+    record.task_tokens = tokens_of(train) + record.held_out_tokens
     record.agent_sha256 = train.agent_sha256
     rates = [sum(s) / len(s) for s in table.values() if s]
     gain = smallest_detectable_gain(rates, config.held_out_trials, alpha=config.alpha)
@@ -164,7 +168,7 @@ async def experiment(run: Run, number: int) -> Outcome:
                                         config.held_out_trials)
         decision = decide(control, treated, alpha=config.alpha,
                           method="mean" if config.gate == "mean" else "auto",
-                          parent_lines=_lines_of(ws, parent.experiment),
+                          parent_lines=memory.size_of(ws, parent.experiment),
                           candidate_lines=record.lines, seed=number)
         record.gate = decision.model_dump()
         record.delta, record.p_value = decision.delta, decision.p_value
@@ -204,12 +208,13 @@ def _take_proposal(run: Run, record: Experiment, proposal: Proposal, directive: 
     record.description, record.hypothesis = proposal.description, proposal.hypothesis
     record.mechanism, record.component = proposal.mechanism, proposal.component
     record.proposer_tokens = proposal.input_tokens + proposal.output_tokens
+    record.task_tokens += proposal.task_tokens
     record.activity = dict(proposal.activity)
     record.cost_usd += proposal.cost_usd
     out = run.ws.experiment_dir(record.experiment)
     out.mkdir(parents=True, exist_ok=True)
     (out / "proposal.json").write_text(proposal.model_dump_json(indent=2))
-    memory.take_learnings(run.ws, proposal.learnings)
+    run.proposal = proposal
     banned = memory.banned_component(directive)
     if banned and proposal.component == banned:
         raise Rejected("invalid", f"diversity rule: the brief demanded a component other "
@@ -224,12 +229,19 @@ async def _validate(run: Run, number: int, folder: Path, parent: Candidate,
     try:
         check_candidate_tree(folder, CandidateLimits.of(config.candidate_max_mb,
                                                         config.candidate_max_files))
-    except HarnessError as error:
-        raise Rejected("invalid", f"candidate folder: {error}") from None
+    except HarnessError as error:  # named relative to the candidate: no host paths shown
+        raise Rejected("invalid", "candidate folder: " + str(error).replace(
+            str(folder), "candidate")) from None
+    control = git_control_files(folder)
+    if control:
+        raise Rejected("invalid", f"candidate folder: {control} is not allowed (it changes "
+                                  "what git stores and exports)")
     record.commit = ws.versions.commit_candidate(number, folder, record.description)
-    record.lines = ws.versions.non_blank_lines(tag_of(number))
-    earlier = [e.experiment for e in ws.ledger.experiments() if e.commit]
-    words = "\n".join((record.description, record.hypothesis, record.mechanism))
+    record.lines = ws.versions.code_size(tag_of(number))
+    earlier = [(e.experiment, e.parent) for e in ws.ledger.experiments() if e.commit]
+    made = run.proposal
+    words = "\n".join((record.description, record.hypothesis, record.mechanism,
+                       *((made.learnings or "", *made.notes) if made else ())))
     committed = ws.versions.export(tag_of(number), folder.parent / "committed" / folder.name)
     verdict, diff = check_change(ws.versions, number, parent.tag, earlier, run.material, words,
                                  committed)
@@ -242,9 +254,11 @@ async def _validate(run: Run, number: int, folder: Path, parent: Candidate,
         record.description = "(withheld: the change held benchmark task material)"
     if not verdict.ok:
         raise Rejected("invalid", verdict.reason)
+    hidden = [*protected_paths([ws.info().benchmark]), ws.root]
     smoke = await check_runs(config, folder=committed, benchmark=ws.info().benchmark,
-                             workspace=ws.root, into=out / "smoke", hidden=_hidden(run),
+                             workspace=ws.root, into=out / "smoke", hidden=hidden,
                              smoke_task=run.train_ids[0] if run.train_ids else None)
+    record.task_tokens += smoke.tokens
     if not smoke.ok:
         raise Rejected("invalid", smoke.reason)
     return committed
@@ -254,6 +268,7 @@ async def _held_out(run: Run, number: int, folder: Path, parent: Candidate,
                     record: Experiment) -> tuple[RunResult, dict[str, list[float]]]:
     trials = run.config.held_out_trials
     held, _ = await _eval(run, number, folder, "held_out", trials)
+    record.held_out_tokens += tokens_of(held)
     record.task_tokens += tokens_of(held)
     record.held_out = mean_of(per_task(held.episodes))
     parent_held = memory.stored_trials(run.ws, parent.experiment, run.held_out_ids, trials,
@@ -263,6 +278,7 @@ async def _held_out(run: Run, number: int, folder: Path, parent: Candidate,
         again = run.ws.versions.export(parent.tag, run.ws.scratch / f"{number:04d}" / "parent"
                                        / run.ws.info().agent_name)
         rerun, _ = await _eval(run, number, again, "held_out", trials, label="parent")
+        record.held_out_tokens += tokens_of(rerun)
         record.task_tokens += tokens_of(rerun)
         parent_held = per_task(rerun.episodes)
     return held, parent_held
@@ -282,12 +298,3 @@ async def _eval(run: Run, number: int, folder: Path, split: str, trials: int,
                             workspace=run.ws.root, task_ids=ids)
     check_usable(result, split)
     return result, run_dir_of(into, result)
-
-
-def _lines_of(ws: Workspace, experiment: int) -> int | None:
-    record = ws.ledger.get(experiment)
-    return record.lines if record else None
-
-
-def _hidden(run: Run) -> list[Path]:
-    return [*protected_paths([run.ws.info().benchmark]), run.ws.root]

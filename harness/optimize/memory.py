@@ -11,21 +11,42 @@ import shutil
 import statistics
 
 from harness.config import HarnessConfig
+from harness.errors import HarnessError
 from harness.optimize.ledger import Experiment
-from harness.optimize.proposal import LEARNINGS_MAX_LINES, Budgets
+from harness.optimize.proposal import LEARNINGS_MAX_LINES, Budgets, Proposal
 from harness.optimize.strategies import Candidate
 from harness.optimize.versions import tag_of
+from harness.optimize.view import add_to_view
 from harness.optimize.workspace import Workspace, write_atomic
-from harness.runner.results import EpisodeResult
+from harness.runner.results import EpisodeResult, RunResult
 
 PerTask = dict[str, list[float]]
 SAME_COMPONENT_RUN = 3  # experiments in a row on one component before another is demanded
 _DEMAND_PREFIX = "Change a component other than "
 
 
+def prepare_resume(ws: Workspace, fingerprint: str) -> None:
+    check_fingerprint(ws, fingerprint)
+    forget_unfinished(ws)
+
+
+def check_fingerprint(ws: Workspace, fingerprint: str) -> None:
+    """Scores of one workspace must come from one version of the evaluation code and data."""
+    info = ws.info()
+    if not info.fingerprint:
+        info.fingerprint = fingerprint
+        write_atomic(ws.info_path, info.model_dump_json(indent=2))
+    elif info.fingerprint != fingerprint:
+        raise HarnessError(f"the evaluation code or data of {info.benchmark} changed since "
+                           f"{ws.root} was made: its scores are not comparable with new ones; "
+                           "start a new workspace")
+
+
 def forget_unfinished(ws: Workspace) -> None:
-    """Undo whatever a killed experiment left: its folders and tags (it has no ledger row)."""
+    """Undo whatever a killed experiment left: its folders and tags (it has no ledger row),
+    and finish what a kill cut short after a row was written (the TSV, the view)."""
     ws.ledger.write_tsv()  # a kill between the database commit and the TSV rename
+    _repair_view(ws)
     done = {e.experiment for e in ws.ledger.experiments()}
     for tag in ws.versions.tags():
         if int(tag[4:]) not in done:
@@ -35,6 +56,15 @@ def forget_unfinished(ws: Workspace) -> None:
             if folder.name.isdigit() and int(folder.name) not in done:
                 shutil.rmtree(folder, ignore_errors=True)
     point_best(ws)
+
+
+def _repair_view(ws: Workspace) -> None:
+    for record in ws.ledger.experiments():
+        if (ws.view / "experiments" / f"{record.experiment:04d}").is_dir():
+            continue
+        runs = sorted((ws.experiment_dir(record.experiment) / "train").glob("*/results.json"))
+        train = (RunResult.load(runs[-1]), runs[-1].parent) if runs else (None, None)
+        add_to_view(ws, record, *train)
 
 
 def point_best(ws: Workspace) -> None:
@@ -48,15 +78,26 @@ def best_experiment(ws: Workspace) -> Experiment | None:
     return max(pool, key=lambda e: (e.held_out or 0.0, e.experiment)) if pool else None
 
 
+def size_of(ws: Workspace, experiment: int) -> int | None:
+    record = ws.ledger.get(experiment)
+    return record.lines if record else None
+
+
 def parent_of_unfinished(ws: Workspace, number: int) -> str:
     return "" if number == 0 else (tag_of(b.experiment) if (b := best_experiment(ws)) else "")
 
 
-def after_record(ws: Workspace, record: Experiment) -> None:
-    """The notes line of a finished experiment, and `best` re-pointed."""
+def after_record(ws: Workspace, record: Experiment, proposal: Proposal | None) -> None:
+    """The notes line of a finished experiment, `best` re-pointed, and the proposer's own
+    notes and learnings (only now: they were scanned with the change)."""
     point_best(ws)
     with open(ws.notes, "a", encoding="utf-8") as notes:
         notes.write(notes_line(record) + "\n")
+        for line in proposal.notes if proposal else []:
+            notes.write(f"- (exp-{record.experiment:04d}, proposer) "
+                        f"{' '.join(line.split())[:1000]}\n")
+    if proposal is not None:
+        take_learnings(ws, proposal.learnings)
 
 
 def notes_line(e: Experiment) -> str:
@@ -124,10 +165,12 @@ def stored_trials(ws: Workspace, experiment: int, task_ids: list[str], trials: i
 
 
 def align(parent: PerTask, candidate: PerTask, trials: int) -> tuple[PerTask, PerTask]:
-    """Both sides on the tasks where each has `trials` counted trials (an infrastructure
-    error leaves a trial out; the pair is then dropped rather than compared unevenly)."""
-    tasks = [t for t in parent if len(parent[t]) >= trials and len(candidate.get(t, [])) >= trials]
-    return ({t: parent[t][:trials] for t in tasks}, {t: candidate[t][:trials] for t in tasks})
+    """Both sides on the same tasks and trials. A trial the candidate lost to an
+    infrastructure error counts as a failure (were it dropped, a candidate able to provoke
+    errors could abstain where it is unsure); a task the parent lacks trials of is dropped."""
+    tasks = [t for t in parent if len(parent[t]) >= trials]
+    filled = {t: (candidate.get(t, []) + [0.0] * trials)[:trials] for t in tasks}
+    return {t: parent[t][:trials] for t in tasks}, filled
 
 
 def noise_floor(table: PerTask) -> float | None:

@@ -65,10 +65,14 @@ class Proposal(BaseModel):
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0)
+    # Tokens the proposer spent running the task agent (the meta-agent's smoke runs).
+    task_tokens: int = Field(default=0, ge=0)
     trace: str | None = None  # where the proposer's own trace or log is
     # A rewrite of learnings.md (its fixed sections), or None to leave it as it is. Over
     # LEARNINGS_MAX_LINES lines it is refused, with the experiment going on without it.
     learnings: str | None = Field(default=None, max_length=20_000)
+    # Lines for notes.md (what was tried, what to try next); added once the change is checked.
+    notes: list[str] = Field(default_factory=list, max_length=10)
     # What the proposer did, by kind (tool calls, moves, tests written, subagents spawned).
     activity: dict[str, int] = Field(default_factory=dict)
 

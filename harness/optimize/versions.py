@@ -14,11 +14,15 @@ Rules:
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import io
 import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -112,11 +116,37 @@ class Versions:
                 tar.extractall(target, filter="data")
         return target
 
-    def non_blank_lines(self, ref: str) -> int:
-        """Non-blank lines of the text files of `ref` (the simplicity rule's measure)."""
-        total = 0
-        for name in self.git("ls-tree", "-r", "--name-only", ref).splitlines():
-            blob = self.git("show", f"{ref}:{name}", check=False)
-            if "\0" not in blob:
-                total += sum(1 for line in blob.splitlines() if line.strip())
-        return total
+    def _files(self, ref: str) -> list[tuple[str, bytes]]:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref], cwd=self.repo, capture_output=True,
+            env={**os.environ, **_ENV}, check=True).stdout
+        files = []
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                handle = tar.extractfile(member) if member.isfile() else None
+                files.append((member.name, handle.read() if handle else b""))
+        return files
+
+    def normalized_digest(self, ref: str) -> str:
+        """SHA-256 of `ref`'s files with Python reduced to its syntax tree: two candidates
+        that differ only in comments and layout get the same digest."""
+        digest = hashlib.sha256()
+        for name, data in self._files(ref):
+            digest.update(name.encode() + b"\0" + _normalized(name, data) + b"\0")
+        return digest.hexdigest()
+
+    def code_size(self, ref: str) -> int:
+        """Bytes of `ref`'s files (names and contents, every file) compressed together: the
+        simplicity rule's measure. Unlike a line count it cannot be gamed by packing code
+        into one line or a data file: packed code does not compress smaller than plain."""
+        payload = b"".join(name.encode() + b"\0" + data for name, data in self._files(ref))
+        return len(zlib.compress(payload, 9))
+
+
+def _normalized(name: str, data: bytes) -> bytes:
+    if not name.endswith(".py"):
+        return data
+    try:
+        return ast.dump(ast.parse(data)).encode()
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return data

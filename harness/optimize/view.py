@@ -3,7 +3,8 @@
 The view is a separate folder built by copying train material in, never a filter over the
 real workspace: what is not copied cannot leak. It holds
 - `program.md`, `notes.md`, `learnings.md`, and `results.tsv` (aggregate held-out scores and
-  keep/discard outcomes only);
+  keep/discard outcomes only; no held-out tokens or time, which a candidate could use to
+  send out what it saw on held-out tasks);
 - `candidates/exp-NNNN/`: every committed candidate's code;
 - `experiments/NNNN/`: `summary.json` (status, one-line reason, aggregates, prediction
   verdict), `proposal.json`, `diff.patch`, and for the train run `results.json`,
@@ -24,16 +25,17 @@ from harness.runner.results import EpisodeResult, RunResult
 
 SUMMARY_FIELDS = ("experiment", "status", "parent", "description", "hypothesis", "mechanism",
                   "component", "reason", "train", "held_out", "delta", "ci_low", "ci_high",
-                  "p_value", "task_tokens", "proposer_tokens", "seconds", "model_free", "inert",
+                  "p_value", "proposer_tokens", "model_free", "inert",
                   "predictions", "lines", "activity")
 
 
 def refresh_view(ws: Workspace) -> None:
     """Copy the top-level files into the view (after every ledger write)."""
     ws.view.mkdir(exist_ok=True)
-    for source in (ws.program, ws.notes, ws.learnings, ws.ledger.tsv):
+    for source in (ws.program, ws.notes, ws.learnings):
         if source.is_file():
             write_atomic(ws.view / source.name, source.read_text(errors="replace"))
+    ws.ledger.write_tsv(ws.view / "results.tsv", for_view=True)
 
 
 def add_to_view(ws: Workspace, record: Experiment, train: RunResult | None,
@@ -46,6 +48,8 @@ def add_to_view(ws: Workspace, record: Experiment, train: RunResult | None,
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     summary = {name: getattr(record, name) for name in SUMMARY_FIELDS}
+    # what the train and smoke episodes spent; held-out spend and time stay out (a channel)
+    summary["train_tokens"] = record.task_tokens - record.held_out_tokens
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     source = ws.experiment_dir(record.experiment)
     for name in ("proposal.json", "diff.patch"):

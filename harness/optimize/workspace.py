@@ -36,7 +36,8 @@ calls the model (parameters, demonstrations), tools and the graph that wires the
 Rules (the loop enforces them; breaking one makes the experiment `invalid`):
 - One hypothesis and one mechanism per experiment. Say which tasks you expect it to fix.
 - Never hard-code task ids, held-out prompts or answers. Demonstrations drawn from TRAIN tasks
-  are allowed.
+  are allowed. Code that runs or decodes hidden content (exec, eval, compile, pickles,
+  decompression, base64) is refused, since it could hide either.
 - The agent must use the model: a candidate whose episodes make no model call at all
   (`model_free`) is not kept.
 - Keep the change small and the code simple: equal scores with fewer lines is a keep.
@@ -60,6 +61,7 @@ class WorkspaceInfo(BaseModel):
     model: str
     created_at: datetime
     finalized_at: datetime | None = None
+    fingerprint: str = ""  # of the evaluation code and data, set by the first run
 
 
 class Workspace:

@@ -99,6 +99,7 @@ async def test_meta_agent_session_is_kept_and_traced(tmp_path: Path,
     # the committed candidate carries the test the meta-agent wrote, and it passed
     assert (ws.view / "candidates" / "exp-0001" / "tests" / "test_mode.py").is_file()
     # and the transcript is readable with the usual command
-    shown = subprocess.run([sys.executable, "-m", "harness.cli", "traces", "show", str(meta)],
-                           capture_output=True, text=True, timeout=60, check=False)
+    shown = subprocess.run(  # noqa: ASYNC221 - the CLI, once, after the run
+        [sys.executable, "-m", "harness.cli", "traces", "show", str(meta)],
+        capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0 and "submit" in shown.stdout and "edit_file" in shown.stdout

@@ -51,10 +51,13 @@ def _command(arg: str, settings: ProposerSettings) -> Proposer:
         raise ConfigError("proposer", "command: needs a command after the colon, e.g. "
                           "command:./propose.sh")
     command, program = _with_program_visible(arg)
+    config = settings.config  # the loop's own size limits, checked while the command runs
     return CommandProposer(command, time_s=settings.time_s, log_dir=settings.log_dir,
                            network=settings.network, hidden_paths=settings.hidden_paths,
                            require_sandbox=settings.require_sandbox,
-                           readonly_paths=[program] if program else [])
+                           readonly_paths=[program] if program else [],
+                           max_candidate_mb=int(config.candidate_max_mb) if config else 512,
+                           max_candidate_files=config.candidate_max_files if config else 50_000)
 
 
 def _with_program_visible(command: str) -> tuple[str, Path | None]:
@@ -93,7 +96,7 @@ def _moves(arg: str, settings: ProposerSettings) -> Proposer:
 FACTORIES: dict[str, tuple[str, Factory]] = {
     "command": ("command:CMD", _command),
     "meta": ("meta", _meta),
-    "moves": ("moves", _moves),
+    "moves": ("moves[:SEED]", _moves),
 }
 
 
@@ -101,11 +104,13 @@ def make_proposer(spec: str, settings: ProposerSettings) -> Proposer:
     """The proposer for a `--proposer` value; an unknown or malformed one is a ConfigError."""
     name, colon, arg = spec.strip().partition(":")
     entry = FACTORIES.get(name)
+    known = ", ".join(usage for usage, _ in FACTORIES.values())
+    shown = repr(spec if len(spec) <= 60 else spec[:57] + "...")
     if entry is None:
-        shown = spec if len(spec) <= 60 else spec[:57] + "..."
-        known = ", ".join(usage for usage, _ in FACTORIES.values())
-        raise ConfigError("proposer", f"unknown proposer {shown!r}; known: {known}")
+        raise ConfigError("proposer", f"unknown proposer {shown}; known: {known}")
     usage, factory = entry
-    if ":" in usage and not colon:
+    if ":" in usage and "[" not in usage and not colon:
         raise ConfigError("proposer", f"{name} needs an argument: {usage}")
+    if colon and ":" not in usage and "[" not in usage:
+        raise ConfigError("proposer", f"{name} takes no argument ({shown}); known: {known}")
     return factory(arg, settings)

@@ -56,7 +56,7 @@ OUTPUT_LIMIT = 4_000_000  # bytes of stdout (and of stderr) kept; more kills the
 CHANNEL_GRACE_S = 2.0  # how long the proposal pipe may lag behind the command's exit
 SIZE_POLL_S = 1.0  # how often the candidate folder's size is checked while the command runs
 COMMAND_FIELDS = ("description", "hypothesis", "mechanism", "component", "predicted_fixes",
-                  "risk_tasks", "input_tokens", "output_tokens", "cost_usd", "learnings")
+                  "risk_tasks", "input_tokens", "output_tokens", "cost_usd", "learnings", "notes")
 _INSIDE = (Path(__file__).parent / "_inside.py").read_text(encoding="utf-8")
 
 LogDir = Path | Callable[[Brief], Path]

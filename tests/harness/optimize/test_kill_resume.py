@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not detect_isolation().isolated,
                                 reason="needs bubblewrap or unshare for isolation")
 PROPOSE = (
     "command:sleep 2; sed -i 's/MODE = \"some\"/MODE = \"good\"/' agent.py; "
-    "echo \"# experiment $HARNESS_EXPERIMENT\" >> agent.py; "
+    "echo \"VARIATION = $HARNESS_EXPERIMENT\" >> agent.py; "
     "printf '{\"description\": \"good mode %s\", \"hypothesis\": \"h\", \"mechanism\": \"m\"}' "
     "$HARNESS_EXPERIMENT > \"$HARNESS_PROPOSAL\"")
 

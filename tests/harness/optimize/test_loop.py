@@ -7,10 +7,13 @@ and a real gain. The baseline's mode solves 2 of 12 held-out tasks (ids ending i
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from harness.optimize import memory
 from harness.optimize.ledger import TSV_COLUMNS
 from harness.optimize.loop import optimize
 from harness.optimize.proposal import Brief, Proposal
@@ -19,7 +22,12 @@ from harness.optimize.workspace import Workspace
 from harness.sandbox import detect_isolation
 from harness.testing import ScriptedServer
 from tests.harness.optimize.conftest import (
-    assert_view_clean, loop_config, set_mode, write_echo_agent, write_tasks)
+    assert_view_clean,
+    loop_config,
+    set_mode,
+    write_echo_agent,
+    write_tasks,
+)
 
 pytestmark = pytest.mark.skipif(not detect_isolation().isolated,
                                 reason="needs bubblewrap or unshare for isolation")
@@ -91,6 +99,18 @@ async def test_loop_keeps_only_a_real_gain(tmp_path: Path, model: ScriptedServer
     transcripts = list((ws.view / "experiments" / "0006" / "train" / "transcripts").iterdir())
     assert len(transcripts) == 6 and "train question" in transcripts[0].read_text()
     assert not (ws.view / "experiments" / "0006" / "held_out").exists()
+    # nothing a held-out episode spent (tokens, time) reaches the view: a candidate could
+    # encode in either what it saw there
+    summary = json.loads((ws.view / "experiments" / "0006" / "summary.json").read_text())
+    assert "seconds" not in summary and "task_tokens" not in summary
+    assert summary["train_tokens"] == rows[6].task_tokens - rows[6].held_out_tokens > 0
+    view_row = (ws.view / "results.tsv").read_text().splitlines()[7].split("\t")
+    assert view_row[9] == "" and int(view_row[7]) == rows[6].tokens - rows[6].held_out_tokens
+    assert not any(ws.scratch.iterdir())  # proposers' folders go once recorded
+    # a kill between the ledger row and the view is repaired on resume
+    shutil.rmtree(ws.view / "experiments" / "0006")
+    memory.forget_unfinished(ws)
+    assert (ws.view / "experiments" / "0006" / "train" / "transcripts").is_dir()
 
 
 def _with_more(inner):  # type: ignore[no-untyped-def]

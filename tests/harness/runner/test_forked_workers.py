@@ -108,7 +108,8 @@ async def test_what_an_episode_started_is_gone_when_it_is_reported(
     bench = write_benchmark(tmp_path, [{"task_id": ending, "prompt": "p", "answer": "x"}])
     agent = write_agent(tmp_path, LEAVER.replace("{marker!r}", repr(marker)))
     with ScriptedServer() as server:
-        config = scripted_config(server, fork_server=fork_server, episode_time_s=3.0)
+        # 6 s: room for a 1 s episode that forks 8 strays, on 2 busy cores
+        config = scripted_config(server, fork_server=fork_server, episode_time_s=6.0)
         _result, by_task = await evaluate(config, agent, bench, tmp_path / "runs")
         assert not _named(marker), "processes the episode started outlived its report"
     episode = by_task[ending]
@@ -140,8 +141,9 @@ async def test_a_program_killed_by_a_signal_is_reported_so_and_harms_no_neighbou
                                        for t in ("victim", "sigkill", "cpu_hog")])
     agent = write_agent(tmp_path, KILLERS)
     with ScriptedServer() as server:
+        # 6 s: the victim needs 2 s plus a sandbox start-up next to a CPU hog on 2 cores
         config = scripted_config(server, fork_server=fork_server, concurrency=3,
-                                 episode_time_s=4.0)
+                                 episode_time_s=6.0)
         _result, by_task = await evaluate(config, agent, bench, tmp_path / "runs")
     assert by_task["victim"].passed, by_task["victim"].error
     assert by_task["sigkill"].error_kind == "signal:9", by_task["sigkill"].error
