@@ -153,6 +153,11 @@ def finalize_command(
         out.print(f"{side.tag} ({side.description}): train {side.train or 0:.3f} · held-out "
                   f"{side.held_out or 0:.3f} · sealed {side.sealed or 0:.3f} "
                   f"[{side.sealed_ci[0]:.3f}, {side.sealed_ci[1]:.3f}]", highlight=False)
-    if final.comparison:
-        out.print(f"sealed comparison: {final.comparison['reason']}", highlight=False)
+    c = final.comparison
+    if c:
+        p = "" if c["p_value"] is None else f", {c['method']} one-sided p = {c['p_value']:.3g}"
+        out.print(f"sealed: best − baseline = {c['delta'] * 100:+.1f} points (95 % CI "
+                  f"{c['ci_low'] * 100:+.1f} to {c['ci_high'] * 100:+.1f}){p}", highlight=False)
+    else:
+        out.print("nothing was kept: the baseline is the best, scored once", highlight=False)
     out.print(f"wrote {root / 'final.json'}; the workspace is now locked")

@@ -67,10 +67,12 @@ async def finalize(config: HarnessConfig, root: Path, trials: int) -> Final:
     if info.finalized_at is None:
         ws.mark_finalized()  # first: no resume may follow a look at the sealed split
     async with running_model(config):
-        runs = [await _sealed(config, ws, e, trials) for e in (base, best)]
+        runs = [await _sealed(config, ws, base, trials)]
+        same = best.experiment == base.experiment  # nothing was kept: one candidate to score
+        runs.append(runs[0] if same else await _sealed(config, ws, best, trials))
         rerun = await _held_out_again(config, ws, best)
     tables = [per_task(run.episodes) for run in runs]
-    comparison = decide(tables[0], tables[1], alpha=config.alpha) if best is not base else None
+    comparison = None if same else decide(tables[0], tables[1], alpha=config.alpha)
     final = Final(finished_at=datetime.now(UTC), benchmark=info.benchmark, model=info.model,
                   trials=trials, sealed_tasks=len(tables[0]),
                   baseline=_side(base, runs[0]),

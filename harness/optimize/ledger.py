@@ -61,7 +61,8 @@ class Experiment(BaseModel):
     reason: str = ""  # why invalid / crash / discard, in one line (safe for the view)
     train: float | None = None
     held_out: float | None = None
-    delta: float | None = None
+    delta: float | None = None  # candidate − control, on the same tasks and trials
+    control: float | None = None  # the parent's score on those trials (its first N)
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None

@@ -20,16 +20,8 @@ from benchmarks.base import Benchmark
 from benchmarks.registry import get_benchmark, protected_paths
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
+from harness.optimize import evaluate as ev
 from harness.optimize import memory
-from harness.optimize.evaluate import (
-    check_usable,
-    evaluate,
-    fingerprint_evaluation,
-    mean_of,
-    per_task,
-    run_dir_of,
-    tokens_of,
-)
 from harness.optimize.gate import decide
 from harness.optimize.judge import Rejected, judge_train
 from harness.optimize.ledger import Experiment, Status
@@ -73,7 +65,7 @@ async def optimize(config: HarnessConfig, ws: Workspace, proposer: Proposer,
     run = Run(config=config, ws=ws, bench=bench, proposer=proposer,
               strategy=make_strategy(config.strategy), progress=progress or Quiet(),
               material=forbidden_material(bench),
-              fingerprint=fingerprint_evaluation(ws.info().benchmark))
+              fingerprint=ev.fingerprint_evaluation(ws.info().benchmark))
     run.train_ids = [t.task_id for t in bench.tasks("train")][: config.train_limit]
     run.held_out_ids = [t.task_id for t in bench.tasks("held_out")][: config.held_out_limit]
     memory.prepare_resume(ws, run.fingerprint)
@@ -133,11 +125,11 @@ async def baseline(run: Run) -> Outcome:
     run.progress.phase(0, "held-out")
     trials = max(2, config.held_out_trials)
     held, _ = await _eval(run, 0, folder, "held_out", trials)
-    table = per_task(held.episodes)
-    record.train, record.held_out = mean_of(per_task(train.episodes)), mean_of(table)
+    table = ev.per_task(held.episodes)
+    record.train, record.held_out = ev.mean_of(ev.per_task(train.episodes)), ev.mean_of(table)
     record.noise_floor = memory.noise_floor(table)
-    record.held_out_tokens = tokens_of(held)
-    record.task_tokens = tokens_of(train) + record.held_out_tokens
+    record.held_out_tokens = ev.tokens_of(held)
+    record.task_tokens = ev.tokens_of(train) + record.held_out_tokens
     record.agent_sha256 = train.agent_sha256
     rates = [sum(s) / len(s) for s in table.values() if s]
     gain = smallest_detectable_gain(rates, config.held_out_trials, alpha=config.alpha)
@@ -158,20 +150,21 @@ async def experiment(run: Run, number: int) -> Outcome:
         run.progress.phase(number, "train")
         result, train_dir = await _eval(run, number, folder, "train", config.trials)
         train, episodes["train"] = (result, train_dir), result.episodes
-        judge_train(record, result, proposal, per_task(ws.ledger.episodes(
+        judge_train(record, result, proposal, ev.per_task(ws.ledger.episodes(
             parent.experiment, "train")), allow_model_free=config.allow_model_free,
             traces=train_dir / "traces.sqlite")
         run.progress.phase(number, "held-out")
         held, parent_held = await _held_out(run, number, folder, parent, record)
         episodes["held_out"] = held.episodes
-        control, treated = memory.align(parent_held, per_task(held.episodes),
+        control, treated = memory.align(parent_held, ev.per_task(held.episodes),
                                         config.held_out_trials)
         decision = decide(control, treated, alpha=config.alpha,
                           method="mean" if config.gate == "mean" else "auto",
                           parent_lines=memory.size_of(ws, parent.experiment),
                           candidate_lines=record.lines, seed=number)
         record.gate = decision.model_dump()
-        record.delta, record.p_value = decision.delta, decision.p_value
+        record.delta, record.p_value, record.control = (decision.delta, decision.p_value,
+                                                        ev.mean_of(control))
         record.ci_low, record.ci_high = decision.ci_low, decision.ci_high
         record.status, record.reason = ("keep" if decision.keep else "discard"), decision.reason
     except Rejected as rejected:
@@ -268,9 +261,9 @@ async def _held_out(run: Run, number: int, folder: Path, parent: Candidate,
                     record: Experiment) -> tuple[RunResult, dict[str, list[float]]]:
     trials = run.config.held_out_trials
     held, _ = await _eval(run, number, folder, "held_out", trials)
-    record.held_out_tokens += tokens_of(held)
-    record.task_tokens += tokens_of(held)
-    record.held_out = mean_of(per_task(held.episodes))
+    record.held_out_tokens += ev.tokens_of(held)
+    record.task_tokens += ev.tokens_of(held)
+    record.held_out = ev.mean_of(ev.per_task(held.episodes))
     parent_held = memory.stored_trials(run.ws, parent.experiment, run.held_out_ids, trials,
                                        run.config.model)
     record.reused_parent_trials = parent_held is not None
@@ -278,23 +271,23 @@ async def _held_out(run: Run, number: int, folder: Path, parent: Candidate,
         again = run.ws.versions.export(parent.tag, run.ws.scratch / f"{number:04d}" / "parent"
                                        / run.ws.info().agent_name)
         rerun, _ = await _eval(run, number, again, "held_out", trials, label="parent")
-        record.held_out_tokens += tokens_of(rerun)
-        record.task_tokens += tokens_of(rerun)
-        parent_held = per_task(rerun.episodes)
+        record.held_out_tokens += ev.tokens_of(rerun)
+        record.task_tokens += ev.tokens_of(rerun)
+        parent_held = ev.per_task(rerun.episodes)
     return held, parent_held
 
 
 async def _eval(run: Run, number: int, folder: Path, split: str, trials: int,
                 label: str = "") -> tuple[RunResult, Path]:
-    if fingerprint_evaluation(run.ws.info().benchmark) != run.fingerprint:
+    if ev.fingerprint_evaluation(run.ws.info().benchmark) != run.fingerprint:
         raise HarnessError("evaluation code or data changed during the run; its scores are "
                            "no longer comparable, so it stops")
     ids = run.train_ids if split == "train" else run.held_out_ids
     into = run.ws.experiment_dir(number) / (f"{split}-{label}" if label else split)
     if into.exists():
         shutil.rmtree(into)
-    result = await evaluate(run.config, folder=folder, benchmark=run.ws.info().benchmark,
+    result = await ev.evaluate(run.config, folder=folder, benchmark=run.ws.info().benchmark,
                             split=split, limit=None, trials=trials, into=into,
                             workspace=run.ws.root, task_ids=ids)
-    check_usable(result, split)
-    return result, run_dir_of(into, result)
+    ev.check_usable(result, split)
+    return result, ev.run_dir_of(into, result)

@@ -103,8 +103,9 @@ def after_record(ws: Workspace, record: Experiment, proposal: Proposal | None) -
 def notes_line(e: Experiment) -> str:
     parts = [f"- {tag_of(e.experiment)} [{e.status}]"]
     if e.delta is not None:
-        parts.append(f"Δ {e.delta:+.3f} (p {e.p_value:.3g})" if e.p_value is not None
-                     else f"Δ {e.delta:+.3f}")
+        against = f" vs parent {e.control:.3f}" if e.control is not None else ""
+        parts.append(f"Δ {e.delta:+.3f}{against} (p {e.p_value:.3g})" if e.p_value is not None
+                     else f"Δ {e.delta:+.3f}{against}")
     if e.train is not None:
         parts.append(f"train {e.train:.3f}")
     if e.component:

@@ -59,7 +59,8 @@ class RichProgress:
             numbers.append(f"held-out {record.held_out:.3f}")
         if record.delta is not None:
             p = f", p {record.p_value:.3g}" if record.p_value is not None else ""
-            numbers.append(f"Δ {record.delta:+.3f}{p}")
+            against = f" vs {record.control:.3f}" if record.control is not None else ""
+            numbers.append(f"Δ {record.delta:+.3f}{against}{p}")
         if record.model_free:
             numbers.append("model_free")
         best = f" · best {self.best:.3f}" if self.best is not None else ""

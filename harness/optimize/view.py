@@ -24,8 +24,8 @@ from harness.optimize.workspace import Workspace, write_atomic
 from harness.runner.results import EpisodeResult, RunResult
 
 SUMMARY_FIELDS = ("experiment", "status", "parent", "description", "hypothesis", "mechanism",
-                  "component", "reason", "train", "held_out", "delta", "ci_low", "ci_high",
-                  "p_value", "proposer_tokens", "model_free", "inert",
+                  "component", "reason", "train", "held_out", "delta", "control", "ci_low",
+                  "ci_high", "p_value", "proposer_tokens", "model_free", "inert",
                   "predictions", "lines", "activity")
 
 

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -63,8 +64,12 @@ class ManagedServer:
             if isinstance(data, list) else []
 
     def start(self, timeout_s: float) -> ManagedServer:
-        """Reuse a healthy server on the port, or start ours and wait until it is ready."""
-        if self.is_healthy():
+        """Reuse a healthy server on the port, or start ours and wait until it is ready.
+
+        A server that listens but does not answer yet is waited for, not doubled: llama.cpp
+        answers `/v1/models` only between completions, and a completion an abandoned request
+        left running can hold it for a minute."""
+        if self.is_healthy() or (self._listening() and self._wait_reused(timeout_s)):
             self._check_reused_model()
             self.reused = True
             return self
@@ -102,6 +107,25 @@ class ManagedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection((self.host, self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def _wait_reused(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.is_healthy():
+                return True
+            if not self._listening():
+                return False  # it went away: start ours
+            time.sleep(0.5)
+        raise ServerStartError(f"port {self.port} has a server that did not answer "
+                               f"{self.health_paths[-1]} within {timeout_s:.0f} s; stop it or "
+                               "choose another --port")
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

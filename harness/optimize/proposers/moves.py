@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.optimize.memory import banned_component
 from harness.optimize.proposal import Brief, Proposal, ProposalError
 from meta_agent.moves import (
     Arm,
@@ -143,6 +144,11 @@ def ranked(arms: list[ArmSpec], rows: list[tuple[str, Arm, bool]],
     return sorted(draws, key=lambda pair: -pair[0])
 
 
+# The component each kind of move changes (as its MoveResult says), known before applying.
+KIND_COMPONENT = {"set_param": "param", "set_prompt": "prompt", "add_demos": "prompt",
+                  "add_block": "graph"}
+
+
 class MovesProposer:
     """See the module docstring."""
 
@@ -157,6 +163,8 @@ class MovesProposer:
         order = ranked(catalogue(brief.candidate), rows, rng)
         order = [p for p in order if str(p[1].arm) not in tried] + [
             p for p in order if str(p[1].arm) in tried]  # repeats only when nothing else works
+        banned = banned_component(brief.directive)  # the loop refuses it: never propose it
+        order = [p for p in order if KIND_COMPONENT.get(p[1].arm.kind) != banned]
         refused: list[str] = []
         for draw, spec in order:
             try:

@@ -121,3 +121,14 @@ def test_make_proposer_knows_moves(tmp_path: Path) -> None:
     assert make_proposer("moves:7", settings).seed == 7  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
         make_proposer("moves:x", settings)
+
+
+async def test_it_obeys_the_briefs_demand_for_another_component(tmp_path: Path) -> None:
+    view = tmp_path / "view"
+    for experiment in range(1, 13):
+        candidate = copy_agent("solver", tmp_path)
+        demanded = brief(candidate, view, experiment).model_copy(update={
+            "directive": "Change a component other than param: the last 3 experiments all "
+                         "changed it."})
+        proposal = await MovesProposer(0).propose(demanded)
+        assert proposal.component != "param", arm_of(proposal)

@@ -60,3 +60,44 @@ def test_a_server_that_never_gets_ready_is_killed(port: int) -> None:
     with pytest.raises(ServerStartError, match="not ready after 1 s"):
         server.start(timeout_s=1)
     assert server.process is None
+
+
+class _BusyModels:
+    """A server like llama.cpp mid-completion: it listens, but /v1/models answers late."""
+
+    def __init__(self, delay_s: float) -> None:
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        started = time.monotonic()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                time.sleep(max(0.0, delay_s - (time.monotonic() - started)))
+                body = json.dumps({"data": [{"id": "scripted"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_busy_server_on_the_port_is_waited_for_not_doubled() -> None:
+    busy = _BusyModels(delay_s=4.0)  # the health check gives up after 2 s
+    try:
+        server = scripted_process(busy.port).start(timeout_s=20)
+        assert server.reused and server.process is None  # no second server was started
+    finally:
+        busy.close()
