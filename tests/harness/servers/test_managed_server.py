@@ -74,7 +74,7 @@ class _BusyModels:
         started = time.monotonic()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 time.sleep(max(0.0, delay_s - (time.monotonic() - started)))
                 body = json.dumps({"data": [{"id": "scripted"}]}).encode()
                 self.send_response(200)
