@@ -23,27 +23,24 @@ echo "installing harness-optimizer[$extras] (a first install compiles llama-cpp-
 # checkers need none of them (mpmath, which they do use, is a normal dependency of ours).
 .venv/bin/python -m pip install -q --no-deps "bfcl-eval==2026.3.23"
 
-# The sandbox prefers bubblewrap. Install it where we can; otherwise say so loudly.
-if ! command -v bwrap >/dev/null 2>&1; then
+# apt_install COMMAND PACKAGE WHY: install PACKAGE where we can (root with apt-get), else say
+# loudly what is missing and what that costs.
+apt_install() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
-      || echo "WARNING: could not install bubblewrap; candidate code will run without namespace isolation"
+    apt-get install -y -qq "$2" >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$2" >/dev/null 2>&1; } \
+      || echo "WARNING: could not install $2; $3"
   else
-    echo "WARNING: bubblewrap (bwrap) not found; candidate code will run without namespace" \
-         "isolation. Install it: sudo apt-get install bubblewrap (Debian/Ubuntu)"
+    echo "WARNING: $1 not found; $3. Install it: sudo apt-get install $2 (Debian/Ubuntu)"
   fi
-fi
+}
+
+# The sandbox prefers bubblewrap.
+apt_install bwrap bubblewrap "candidate code will run without namespace isolation"
 # The report's browser test (tests/harness/report) renders in headless Chromium; it skips,
 # saying so, where there is none. Installed with the test tools only.
-if [ "$extras" = "embedded,dev" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -qq chromium >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
-      || echo "WARNING: could not install chromium; the report's browser test will be skipped"
-  else
-    echo "NOTE: chromium not found; the report's browser test will be skipped" \
-         "(sudo apt-get install chromium)"
-  fi
+if [ "$extras" = "embedded,dev" ]; then
+  apt_install chromium chromium "the report's browser test will be skipped"
 fi
 echo "ready: .venv/bin/harness --help"
