@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,17 @@ def port() -> int:
 def scripted() -> Iterator[ScriptedServer]:
     with ScriptedServer() as server:
         yield server
+
+
+def live_processes_named(marker: str) -> int:
+    """Processes called `marker` still running (a zombie is dead: some containers' init never
+    reaps the orphans it inherits)."""
+    found = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == marker:
+                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                found += state != "Z"
+        except (OSError, IndexError):
+            pass
+    return found

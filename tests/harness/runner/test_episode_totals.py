@@ -25,6 +25,7 @@ from harness.runner.workers import WorkerPool
 from harness.sandbox import detect_isolation
 from harness.testing import ScriptedServer
 from task_agents.lib.context import TaskView
+from tests.conftest import live_processes_named
 from tests.harness.runner.conftest import scripted_config, write_agent, write_benchmark
 from traces.setup import setup_tracing
 
@@ -138,19 +139,6 @@ EXPECTED = {"folder": "enospc", "leaks": "nothing", "seccomp": "eperm",
             "tool": "left it running"}
 
 
-def _named(marker: str) -> int:
-    """Processes called `marker` still running (not zombies)."""
-    found = 0
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == marker:
-                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                found += state != "Z"
-        except (OSError, IndexError):
-            pass
-    return found
-
-
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86_64's")
 @MODES
 async def test_folder_leaks_seccomp_and_tool_sandboxes_per_episode(
@@ -164,7 +152,7 @@ async def test_folder_leaks_seccomp_and_tool_sandboxes_per_episode(
     alive_at_record: dict[str, int] = {}
 
     def listener(episode: EpisodeResult) -> None:
-        alive_at_record[episode.task_id] = _named(marker)
+        alive_at_record[episode.task_id] = live_processes_named(marker)
 
     with ScriptedServer() as server:
         config = scripted_config(server, concurrency=2, fork_server=fork_server)
@@ -174,4 +162,4 @@ async def test_folder_leaks_seccomp_and_tool_sandboxes_per_episode(
     failed = {kind: (by_task[kind].detail, by_task[kind].error) for kind in EXPECTED
               if not by_task[kind].passed}
     # A tool sandbox still running at the end is dead before its episode is recorded.
-    assert (failed, alive_at_record["tool"], _named(marker)) == ({}, 0, 0)
+    assert (failed, alive_at_record["tool"], live_processes_named(marker)) == ({}, 0, 0)

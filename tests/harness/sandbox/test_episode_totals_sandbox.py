@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import os
 import platform
 import uuid
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.sandbox import SandboxPolicy, run_python
+from tests.conftest import live_processes_named
 
 X86_64 = pytest.mark.skipif(platform.machine() != "x86_64", reason="x86_64 syscall numbers")
 
@@ -133,31 +133,17 @@ async def test_processes_together_over_the_limit_are_stopped(kind: str) -> None:
     assert result.duration_s < 10
 
 
-def _named(marker: str) -> int:
-    """Processes called `marker` still running (a zombie is dead: some containers' init never
-    reaps the orphans it inherits)."""
-    found = 0
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == marker:
-                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                found += state != "Z"
-        except (OSError, IndexError):
-            pass
-    return found
-
-
 async def test_a_cancelled_call_returns_only_once_its_processes_are_gone(kind: str) -> None:
     marker = "cx" + uuid.uuid4().hex[:12]
     code = (f"import os, time\nopen('/proc/self/comm', 'w').write({marker!r})\n"
             "for _ in range(3):\n    if os.fork() == 0:\n        break\ntime.sleep(60)\n")
     call = asyncio.create_task(run_python(code, policy=SandboxPolicy(wall_time_s=60)))
     for _ in range(200):
-        if _named(marker) == 4:
+        if live_processes_named(marker) == 4:
             break
         await asyncio.sleep(0.05)
-    assert _named(marker) == 4
+    assert live_processes_named(marker) == 4
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    assert _named(marker) == 0
+    assert live_processes_named(marker) == 0
